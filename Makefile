@@ -1,0 +1,36 @@
+# The two README commands: `make demo` and `make test`. Each creates .venv itself.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test lint bench clean install
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Re-install whenever pyproject.toml changes; editable so the tree is what runs.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/python scripts/demo.py
+
+lint: install
+	$(BIN)/lint-imports
+
+# Starts PostgreSQL on 127.0.0.1 for the suite, runs pytest, always stops it.
+test: install lint
+	@set -e; pgdir=$$(mktemp -d /tmp/authctl-pg.XXXXXX); chmod 755 $$pgdir; \
+	trap 'scripts/postgres.sh stop '$$pgdir EXIT; \
+	url=$$(scripts/postgres.sh start $$pgdir); \
+	AUTHCTL_TEST_PG_URL=$$url $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python benchmarks/validate_scale.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

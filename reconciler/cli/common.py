@@ -1,0 +1,51 @@
+"""Options and loaders shared by commands: workspace, environment, catalog, manifests."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from reconciler.catalog import Catalog, load_catalog
+from reconciler.cli import output
+from reconciler.workspace import Workspace, load_workspace
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def workspace_options(func: F) -> F:
+    """Add ``-w/--workspace``, ``--env`` and ``--debug`` to a command."""
+
+    @click.option("-w", "--workspace", "workspace_dir", type=click.Path(file_okay=False, path_type=Path),
+                  default=Path("."), show_default=".", help="The workspace folder (holds authctl.yaml).")
+    @click.option("--env", "environment", default=None, help="Environment from authctl.yaml (Jinja2 vars).")
+    @click.option("--debug", is_flag=True, hidden=True)
+    @functools.wraps(func)
+    def wrapper(*args: Any, workspace_dir: Path, environment: str | None, debug: bool, **kwargs: Any) -> Any:
+        output.STATE.debug = output.STATE.debug or debug
+        workspace = load_workspace(workspace_dir, environment)
+        return func(*args, workspace=workspace, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
+    def decorate(func: F) -> F:
+        @click.option("--format", "fmt", type=click.Choice(choices), default=default, show_default=True,
+                      help="Output format.")
+        @functools.wraps(func)
+        def wrapper(*args: Any, fmt: str, **kwargs: Any) -> Any:
+            output.STATE.json_errors = fmt == "json"
+            return func(*args, fmt=fmt, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def workspace_catalog(workspace: Workspace) -> Catalog:
+    return load_catalog(workspace.provider_dirs())

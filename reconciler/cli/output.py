@@ -1,0 +1,103 @@
+"""Where the CLI writes: consoles, the JSON/text switch, and the one error renderer.
+
+Every failure path, argument parsing included, goes through :func:`report_error`, so
+``--format json`` gets JSON even for early errors and nobody sees a traceback unless
+they asked for one with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+
+from reconciler.errors import AuthctlError, ManifestError, Severity
+
+JSON_FORMAT_VERSION = "1"
+
+
+@dataclass
+class CliState:
+    debug: bool = False
+    json_errors: bool = False
+
+
+STATE = CliState()
+
+
+def _no_color() -> bool:
+    return "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
+
+
+def _width() -> int | None:
+    """Wide tables in CI logs and pipes (rich would wrap at 80); the terminal's own otherwise."""
+    if sys.stdout.isatty():
+        return None
+    return int(os.environ.get("COLUMNS", "160"))
+
+
+def stdout() -> Console:
+    return Console(highlight=False, no_color=_no_color(), width=_width())
+
+
+def stderr() -> Console:
+    return Console(stderr=True, highlight=False, no_color=_no_color(), soft_wrap=True)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
+
+
+def argv_wants_json(argv: list[str]) -> bool:
+    """True when the command line asks for JSON output, even if parsing fails later."""
+    for index, arg in enumerate(argv):
+        if arg in ("--format", "-F") and index + 1 < len(argv) and argv[index + 1] == "json":
+            return True
+        if arg == "--format=json":
+            return True
+    return False
+
+
+def error_payload(exc: BaseException) -> dict[str, Any]:
+    diagnostics = []
+    if isinstance(exc, ManifestError):
+        diagnostics = [
+            {"severity": d.severity.value, "file": d.file, "line": d.line, "address": d.address,
+             "field": d.field, "message": d.message}
+            for d in exc.diagnostics
+        ]
+    message = exc.message if isinstance(exc, AuthctlError) else f"internal error: {type(exc).__name__}"
+    payload: dict[str, Any] = {"format_version": JSON_FORMAT_VERSION,
+                               "error": {"type": type(exc).__name__, "message": message}}
+    if diagnostics:
+        payload["error"]["diagnostics"] = diagnostics
+    return payload
+
+
+def report_error(exc: BaseException) -> int:
+    """Render an error for humans or machines; returns the exit code (always 1)."""
+    if STATE.debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    if STATE.json_errors:
+        print_json(error_payload(exc))
+        return 1
+    console = stderr()
+    if isinstance(exc, ManifestError):
+        for diagnostic in exc.diagnostics:
+            style = "yellow" if diagnostic.severity is Severity.WARNING else "red"
+            console.print(diagnostic.format(), style=style, markup=False)
+        console.print(f"Error: {exc.message}", style="bold red", markup=False)
+    elif isinstance(exc, AuthctlError):
+        console.print(f"Error: {exc.message}", style="bold red", markup=False)
+        if exc.hint:
+            console.print(f"Hint: {exc.hint}", markup=False)
+    else:
+        console.print(f"Error: internal error: {type(exc).__name__}: {exc}", style="bold red", markup=False)
+        if not STATE.debug:
+            console.print("Run again with --debug for the traceback.", markup=False)
+    return 1

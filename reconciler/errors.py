@@ -1,0 +1,196 @@
+"""The authctl exception tree and user-facing diagnostics.
+
+User mistakes are collected as :class:`Diagnostic` values (like Terraform's tfdiags)
+so that a loader can keep going and report every problem at once; only the CLI
+boundary turns them into exit code 1. Exceptions are for conditions that stop a
+command. Messages never contain secret values: every raise site formats names,
+never values.
+
+The tree (``tests/unit/test_errors.py`` keeps this drawing true)::
+
+    AuthctlError                    base; exit code 1 unless stated
+    ├── UsageError                  bad command-line usage
+    ├── WorkspaceError              missing/invalid authctl.yaml or workspace folder
+    ├── ManifestError               invalid manifests; carries .diagnostics
+    ├── CatalogError                a broken provider catalog file
+    ├── SecretError                 a secret reference that cannot be resolved
+    ├── StateError                  the state store cannot be used
+    │   ├── LockHeldError           another process holds the apply lock
+    │   ├── LineageMismatchError    state belongs to another workspace
+    │   └── SchemaVersionError      database written by a newer authctl
+    ├── PlatformError               the embedded platform refused an operation
+    │   ├── NotFoundError           no such authorization/job/experience
+    │   ├── ConflictError           a rule was broken (immutable field, duplicate label)
+    │   ├── ReferencedError         delete refused: active jobs/experiences use it
+    │   └── EncryptionKeyError      the key does not match the stored data
+    └── BackendError                a backend call failed
+        ├── TemporaryBackendError   retry may help (429, 5xx, timeouts); has .delay
+        └── PermanentBackendError   retries are useless (4xx, refused rule)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Severity(str, Enum):
+    """How bad a diagnostic is; errors stop the command, warnings are shown."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One problem found in user input, located as precisely as we can.
+
+    Ordered by (file, line, ...) so a sorted list reads top to bottom like the files.
+    """
+
+    file: str = ""
+    line: int = 0
+    address: str = ""  # "Authorization/fb-ads-prod"
+    field: str = ""  # "spec.config.ads_account_id"
+    message: str = ""
+    severity: Severity = Severity.ERROR
+
+    def format(self) -> str:
+        """``file.yaml:LINE: Kind/name: field: message`` with empty parts left out."""
+        location = f"{self.file}:{self.line}" if self.line else self.file
+        parts = [p for p in (location, self.address, self.field) if p]
+        prefix = ": ".join(parts)
+        text = f"{prefix}: {self.message}" if prefix else self.message
+        if self.severity is Severity.WARNING:
+            text = f"warning: {text}"
+        return text
+
+
+class AuthctlError(Exception):
+    """Base of every error authctl raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str = "", *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(AuthctlError):
+    """Bad command-line usage (unknown option value, missing argument)."""
+
+
+class WorkspaceError(AuthctlError):
+    """The workspace folder or its authctl.yaml cannot be used."""
+
+
+class ManifestError(AuthctlError):
+    """The manifests are invalid; ``diagnostics`` lists every problem found."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = sorted(diagnostics)
+        errors = [d for d in self.diagnostics if d.severity is Severity.ERROR]
+        noun = "error" if len(errors) == 1 else "errors"
+        super().__init__(f"{len(errors)} {noun} in the manifests")
+
+
+class CatalogError(AuthctlError):
+    """A provider catalog file is broken."""
+
+
+class SecretError(AuthctlError):
+    """A secret reference cannot be resolved (unset variable, unreadable file)."""
+
+
+class StateError(AuthctlError):
+    """The state store cannot be opened, read or written."""
+
+
+class LockHeldError(StateError):
+    """Another process holds the apply lock."""
+
+    def __init__(self, message: str, *, lock_id: str = "", holder: str = "") -> None:
+        super().__init__(message, hint=f"if that process is gone: authctl force-unlock {lock_id}")
+        self.lock_id = lock_id
+        self.holder = holder
+
+
+class LineageMismatchError(StateError):
+    """The state store belongs to another workspace."""
+
+
+class SchemaVersionError(StateError):
+    """A database was written by a newer authctl; we refuse to touch it."""
+
+
+class PlatformError(AuthctlError):
+    """The embedded platform refused an operation."""
+
+
+class NotFoundError(PlatformError):
+    """No authorization, job or experience has that id or label."""
+
+
+class ConflictError(PlatformError):
+    """A platform rule was broken: immutable field, duplicate label, bad binding."""
+
+
+class ReferencedError(PlatformError):
+    """A delete was refused because active jobs or imported experiences use it."""
+
+    def __init__(self, message: str, references: list[object] | None = None) -> None:
+        super().__init__(message)
+        self.references = list(references or [])
+
+
+class EncryptionKeyError(PlatformError):
+    """The platform encryption key does not match the stored data."""
+
+
+class BackendError(AuthctlError):
+    """A backend call failed."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class TemporaryBackendError(BackendError):
+    """A retry may help (429, 5xx, timeouts); ``delay`` is the server's Retry-After."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str = "",
+                 delay: float | None = None) -> None:
+        super().__init__(message, status=status, code=code)
+        self.delay = delay
+
+
+class PermanentBackendError(BackendError):
+    """Retries are useless (4xx, refused by a platform rule)."""
+
+
+@dataclass
+class DiagnosticSink:
+    """Collects diagnostics while a loader keeps going after errors."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def error(self, message: str, *, file: str = "", line: int = 0, address: str = "",
+              field: str = "") -> None:
+        self.items.append(Diagnostic(file, line, address, field, message))
+
+    def warning(self, message: str, *, file: str = "", line: int = 0, address: str = "",
+                field: str = "") -> None:
+        self.items.append(Diagnostic(file, line, address, field, message, Severity.WARNING))
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity is Severity.ERROR for d in self.items)
+
+    def raise_if_errors(self) -> None:
+        if self.has_errors:
+            raise ManifestError(self.items)

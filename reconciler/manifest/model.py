@@ -1,0 +1,127 @@
+"""The manifest format: pydantic models at the boundary, frozen dataclasses inside.
+
+``AuthorizationDocument``/``JobDocument`` check shape and types (unknown fields are
+forbidden); semantic checks against the catalog live in ``validate.py``. What the rest
+of the engine consumes is :class:`DesiredAuthorization`/:class:`DesiredJob`/
+:class:`DesiredState`, plain data with the source location of each object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reconciler.manifest.secrets import SecretRef
+
+API_VERSION = "authctl/v1"
+KINDS = ("Authorization", "Job")
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+JOB_STATES = ("running", "paused")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+class Metadata(_Strict):
+    """Identity in the repo: ``name`` is stable, labels and annotations are free-form."""
+
+    name: str = Field(pattern=NAME_PATTERN, max_length=63)
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class AuthorizationSpecModel(_Strict):
+    provider: str = Field(min_length=1)
+    method: str = Field(min_length=1)
+    label: str = Field(min_length=1, max_length=255)
+    description: str = Field(default="", max_length=4096)
+    config: dict[str, Any] = Field(default_factory=dict)
+    # Values are checked by validate.py, which explains literal secrets without echoing them.
+    credentials: dict[str, Any] = Field(default_factory=dict)
+
+
+class JobSpecModel(_Strict):
+    workflow: str = Field(min_length=1)
+    authorizations: list[str] = Field(min_length=1)
+    state: Literal["running", "paused"] = "running"
+    description: str = Field(default="", max_length=4096)
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class AuthorizationDocument(_Strict):
+    apiVersion: Literal["authctl/v1"]
+    kind: Literal["Authorization"]
+    metadata: Metadata
+    spec: AuthorizationSpecModel
+
+
+class JobDocument(_Strict):
+    apiVersion: Literal["authctl/v1"]
+    kind: Literal["Job"]
+    metadata: Metadata
+    spec: JobSpecModel
+
+
+DOCUMENT_MODELS: dict[str, type[AuthorizationDocument] | type[JobDocument]] = {
+    "Authorization": AuthorizationDocument,
+    "Job": JobDocument,
+}
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """Where an object was declared (rendered file, 1-based line of its document)."""
+
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class DesiredAuthorization:
+    name: str
+    provider: str
+    method: str
+    label: str
+    description: str
+    config: dict[str, Any]
+    credentials: dict[str, SecretRef]
+    source: SourceLocation
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def address(self) -> str:
+        return f"Authorization/{self.name}"
+
+
+@dataclass(frozen=True)
+class DesiredJob:
+    name: str
+    workflow: str
+    authorizations: tuple[str, ...]
+    state: Literal["running", "paused"]
+    description: str
+    config: dict[str, Any]
+    source: SourceLocation
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def address(self) -> str:
+        return f"Job/{self.name}"
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """Everything the manifests declare, keyed by manifest name, plus their digest."""
+
+    authorizations: dict[str, DesiredAuthorization]
+    jobs: dict[str, DesiredJob]
+    files: tuple[str, ...]
+    digest: str  # sha256 of the rendered manifests, recorded in saved plans
+    environment: str | None = None
+
+    @property
+    def object_count(self) -> int:
+        return len(self.authorizations) + len(self.jobs)

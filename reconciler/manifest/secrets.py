@@ -1,0 +1,106 @@
+"""Secret references, redacted secret values and keyed fingerprints.
+
+Manifests never hold secrets, only references (``{env: NAME}`` or ``{file: PATH}``).
+References resolve lazily: ``plan`` in PR CI has no secrets and must still work, so
+nothing reads a secret until a command asks for its value. A resolved value lives in
+:class:`SecretValue`, whose ``repr``/``str``/format never show it; the only way out is
+:meth:`SecretValue.reveal`, called by the code that sends it to a platform, and
+:func:`fingerprint`, a keyed HMAC-SHA256 that lets us detect rotation without
+storing the secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from reconciler.errors import SecretError
+
+REDACTED = "(sensitive)"
+FINGERPRINT_PREFIX = "hmac-sha256:"
+
+
+class SecretValue:
+    """A resolved secret. Never printed: repr, str and format are redacted."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The plain value, for the one place that sends it to a platform."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "SecretValue('**********')"
+
+    def __str__(self) -> str:
+        return REDACTED
+
+    def __format__(self, spec: str) -> str:
+        return REDACTED
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretValue) and hmac.compare_digest(self._value, other._value)
+
+    def __hash__(self) -> int:
+        return hash(("SecretValue", hashlib.sha256(self._value.encode()).digest()))
+
+    def __reduce__(self) -> object:  # pickling would write the value somewhere
+        raise TypeError("SecretValue cannot be pickled")
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """Where a secret comes from: an environment variable or a file."""
+
+    source: Literal["env", "file"]
+    name: str  # variable name, or path (relative to the workspace root)
+
+    def describe(self) -> str:
+        """How plans name the reference: ``FB_TOKEN`` or ``file secrets/sa.json``."""
+        return self.name if self.source == "env" else f"file {self.name}"
+
+    def is_available(self, root: Path, environ: Mapping[str, str] | None = None) -> bool:
+        environ = os.environ if environ is None else environ
+        if self.source == "env":
+            return self.name in environ
+        return (root / self.name).is_file()
+
+    def unavailable_reason(self) -> str:
+        if self.source == "env":
+            return f"{self.name} is not set"
+        return f"file {self.name} is not readable"
+
+    def resolve(self, root: Path, environ: Mapping[str, str] | None = None) -> SecretValue:
+        """Read the value now. Errors name the reference, never a value."""
+        environ = os.environ if environ is None else environ
+        if self.source == "env":
+            if self.name not in environ:
+                raise SecretError(f"environment variable {self.name} is not set")
+            return SecretValue(environ[self.name])
+        path = root / self.name
+        try:
+            return SecretValue(path.read_text(encoding="utf-8").rstrip("\n"))
+        except FileNotFoundError:
+            raise SecretError(f"secret file {self.name} not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise SecretError(f"secret file {self.name} cannot be read: {reason}") from None
+
+
+def fingerprint(key: bytes, value: SecretValue | str) -> str:
+    """Keyed HMAC-SHA256 of a secret (or of canonical config text).
+
+    The key lives in the state store, so fingerprints are useless to anyone who
+    reads a plan file but has no access to state.
+    """
+    raw = value.reveal() if isinstance(value, SecretValue) else value
+    digest = hmac.new(key, raw.encode("utf-8"), hashlib.sha256).hexdigest()
+    return FINGERPRINT_PREFIX + digest

@@ -1,0 +1,70 @@
+"""Provider catalog views for ``authctl providers``: one table, or one provider in detail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from reconciler.catalog import Catalog, MethodSpec, ProviderSpec
+
+
+def _required_fields(method: MethodSpec) -> str:
+    if method.is_oauth:
+        return "(tokens from `authctl login`)"
+    names = [f.name + (" (secret)" if f.secret else "") for f in method.fields if f.required]
+    return ", ".join(names) or "-"
+
+
+def providers_table(catalog: Catalog) -> Table:
+    table = Table(title="Providers", show_lines=False, expand=False)
+    for column in ("Provider", "Method", "Kind", "Lytics type", "Job workflows", "Required fields"):
+        table.add_column(column, overflow="fold")
+    for provider in sorted(catalog.providers.values(), key=lambda p: p.name):
+        for index, method in enumerate(provider.methods.values()):
+            name = method.name + (" *" if method.recommended else "")
+            table.add_row(
+                provider.name if index == 0 else "", name, method.kind.value,
+                method.lytics_type or "(UI only)", ", ".join(method.workflows) or "-",
+                _required_fields(method), end_section=index == len(provider.methods) - 1,
+            )
+    table.caption = "* recommended method"
+    return table
+
+
+def provider_detail(provider: ProviderSpec) -> RenderableType:
+    parts: list[RenderableType] = [Text(f"{provider.title} ({provider.name})", style="bold")]
+    if provider.docs_url:
+        parts.append(Text(provider.docs_url))
+    for method in provider.methods.values():
+        table = Table(title=f"{provider.name}/{method.name}: {method.title}"
+                      + (" [recommended]" if method.recommended else ""), title_justify="left")
+        table.add_column("Field")
+        table.add_column("Title")
+        table.add_column("Required")
+        table.add_column("Where")
+        table.add_column("Pattern")
+        for spec in method.fields:
+            table.add_row(spec.name, spec.title, "yes" if spec.required else "no",
+                          "spec.credentials (secret ref)" if spec.secret else "spec.config",
+                          spec.pattern or "")
+        facts = [f"kind: {method.kind.value}", f"lytics type: {method.lytics_type or '(made in the UI)'}"]
+        if method.workflows:
+            facts.append("workflows: " + ", ".join(method.workflows))
+        if method.permissions:
+            facts.append("permissions: " + ", ".join(method.permissions))
+        if method.oauth:
+            facts.append("scopes: " + (", ".join(method.oauth.scopes) or "-"))
+        if method.health_check:
+            facts.append(f"health check: {method.health_check.method} {method.health_check.url}")
+        parts.append(table)
+        parts.append(Text("\n".join(facts)))
+        for warning in method.warnings:
+            parts.append(Text(f"warning: {warning}", style="yellow"))
+    return Group(*parts)
+
+
+def catalog_json(catalog: Catalog) -> list[dict[str, Any]]:
+    return [p.model_dump(mode="json") for p in sorted(catalog.providers.values(), key=lambda p: p.name)]
