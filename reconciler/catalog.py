@@ -21,8 +21,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from reconciler.errors import CatalogError
+from reconciler.yamlsource import StrictLoader, yaml_error_line
 
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SLUG = r"^[a-z0-9][a-z0-9_-]*$"
 
 
@@ -259,9 +259,15 @@ def load_catalog(extra_dirs: list[Path] | tuple[Path, ...] = ()) -> Catalog:
 
 def _load_provider_file(path: Path, problems: list[str]) -> ProviderSpec | None:
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        problems.append(f"{path}: cannot read: {exc}")
+        text = path.read_text(encoding="utf-8")
+        data = yaml.load(text, Loader=StrictLoader)
+    except yaml.YAMLError as exc:
+        line, problem = yaml_error_line(exc, text)
+        problems.append(f"{path}:{line}: invalid YAML: {problem}")
+        return None
+    except (OSError, UnicodeDecodeError, RecursionError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        problems.append(f"{path}: cannot read: {reason}")
         return None
     if not isinstance(data, dict):
         problems.append(f"{path}: expected a mapping with name, title and methods")

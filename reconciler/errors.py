@@ -22,7 +22,8 @@ The tree (``tests/unit/test_errors.py`` keeps this drawing true)::
     │   ├── NotFoundError           no such authorization/job/experience
     │   ├── ConflictError           a rule was broken (immutable field, duplicate label)
     │   ├── ReferencedError         delete refused: active jobs/experiences use it
-    │   └── EncryptionKeyError      the key does not match the stored data
+    │   ├── EncryptionKeyError      the key does not match the stored data
+    │   └── DatabaseError           the platform database is locked or unusable
     └── BackendError                a backend call failed
         ├── TemporaryBackendError   retry may help (429, 5xx, timeouts); has .delay
         └── PermanentBackendError   retries are useless (4xx, refused rule)
@@ -149,6 +150,10 @@ class ReferencedError(PlatformError):
 
 class EncryptionKeyError(PlatformError):
     """The platform encryption key does not match the stored data."""
+
+
+class DatabaseError(PlatformError):
+    """The platform database is locked, unreadable or not a database."""
 
 
 class BackendError(AuthctlError):

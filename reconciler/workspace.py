@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reconciler.errors import WorkspaceError
-from reconciler.yamlsource import StrictLoader, line_of, yaml_error_line
+from reconciler.yamlsource import StrictLoader, line_of, nesting_line, yaml_error_line
 
 SETTINGS_FILE = "authctl.yaml"
 DATA_DIR = ".authctl"
@@ -171,8 +171,12 @@ def _read_settings(path: Path) -> Settings:
         node = yaml.compose(text, Loader=_SafeLoader)
         data = yaml.load(text, Loader=StrictLoader) if node is not None else {}
     except yaml.YAMLError as exc:
-        line, problem = yaml_error_line(exc)
+        line, problem = yaml_error_line(exc, text)
         raise WorkspaceError(f"{path.name}:{line}: invalid YAML: {problem}") from None
+    except RecursionError:
+        raise WorkspaceError(f"{path.name}:{nesting_line(text)}: invalid YAML: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer longer than Python's 4300-digit limit
+        raise WorkspaceError(f"{path.name}: invalid YAML: {exc}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

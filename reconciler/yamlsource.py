@@ -44,15 +44,45 @@ def load_all(text: str) -> list[Any]:
     return list(yaml.load_all(text, Loader=StrictLoader))
 
 
-def yaml_error_line(exc: yaml.YAMLError) -> tuple[int, str]:
-    """(1-based line, problem) of a PyYAML error, without echoing the input text."""
+def yaml_error_line(exc: yaml.YAMLError, text: str | None = None) -> tuple[int, str]:
+    """(1-based line, problem) of a PyYAML error, without echoing the input text.
+
+    ``text`` (the parsed text) locates reader errors, which carry a character offset.
+    """
+    if isinstance(exc, yaml.reader.ReaderError):
+        char = exc.character
+        code = char if isinstance(char, int) else (char[0] if char else 0)
+        line = text.count("\n", 0, exc.position) + 1 if text is not None else 0
+        return line, f"character #x{code:04x} is not allowed ({exc.reason})"
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line = mark.line + 1 if mark is not None else 0
     problem = getattr(exc, "problem", None) or "invalid YAML"
     context = getattr(exc, "context", None)
+    context_mark = getattr(exc, "context_mark", None)
     if context and problem != context:
+        if context_mark is not None and context_mark.line + 1 != line:
+            context = f"{context} that starts on line {context_mark.line + 1}"
         problem = f"{problem} ({context})"
     return line, problem
+
+
+def nesting_line(text: str, limit: int = 100) -> int:
+    """1-based line where collections nest deeper than ``limit``, or 0 (for error messages).
+
+    Walks parser events, which needs no recursion, so it works where composing fails.
+    """
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_BaseLoader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > limit:
+                    return event.start_mark.line + 1
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    return 0
 
 
 def line_of(node: yaml.Node | None, path: Sequence[Any]) -> int:
@@ -90,7 +120,7 @@ class SourceMap:
         if self._documents is None:
             try:
                 self._documents = list(yaml.compose_all(self._text, Loader=_BaseLoader))
-            except yaml.YAMLError:
+            except (yaml.YAMLError, RecursionError, ValueError):
                 self._documents = []
         return self._documents
 

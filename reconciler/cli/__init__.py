@@ -30,10 +30,11 @@ def cli(debug: bool) -> None:
 
 
 def _register_commands() -> None:
-    from reconciler.cli import manifests
+    from reconciler.cli import manifests, platform, views
 
-    for command in manifests.COMMANDS:
-        cli.add_command(command)
+    for module in (manifests, views, platform):
+        for command in module.COMMANDS:
+            cli.add_command(command)
 
 
 _register_commands()

@@ -11,6 +11,8 @@ import click
 
 from reconciler.catalog import Catalog, load_catalog
 from reconciler.cli import output
+from reconciler.db import sqlite_path
+from reconciler.state import ManagedObject, StateStore
 from reconciler.workspace import Workspace, load_workspace
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -49,3 +51,25 @@ def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
 
 def workspace_catalog(workspace: Workspace) -> Catalog:
     return load_catalog(workspace.provider_dirs())
+
+
+def open_state(workspace: Workspace, *, create: bool) -> StateStore | None:
+    """The workspace's state store; with ``create=False`` a missing SQLite file gives None.
+
+    Read-only commands must not leave a new state file behind.
+    """
+    url = workspace.resolve_url(workspace.settings.state.url)
+    path = sqlite_path(url)
+    if not create and path is not None and not path.exists():
+        return None
+    return StateStore.open(url, workspace=workspace.settings.name)
+
+
+def managed_objects(workspace: Workspace) -> dict[tuple[str, str], ManagedObject]:
+    state = open_state(workspace, create=False)
+    if state is None:
+        return {}
+    try:
+        return state.managed()
+    finally:
+        state.close()

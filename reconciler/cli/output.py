@@ -74,6 +74,8 @@ def error_payload(exc: BaseException) -> dict[str, Any]:
     message = exc.message if isinstance(exc, AuthctlError) else f"internal error: {type(exc).__name__}"
     payload: dict[str, Any] = {"format_version": JSON_FORMAT_VERSION,
                                "error": {"type": type(exc).__name__, "message": message}}
+    if isinstance(exc, AuthctlError) and exc.hint:
+        payload["error"]["hint"] = exc.hint
     if diagnostics:
         payload["error"]["diagnostics"] = diagnostics
     return payload

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.sandbox
 import yaml
 
 from reconciler.errors import DiagnosticSink
-from reconciler.yamlsource import SourceMap, load_all, yaml_error_line
+from reconciler.yamlsource import SourceMap, load_all, nesting_line, yaml_error_line
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 _JINJA_MARKERS = ("{{", "{%", "{#")
@@ -59,8 +60,14 @@ def read_documents(files: list[tuple[Path, str]], variables: dict[str, Any],
         try:
             parsed = load_all(rendered)
         except yaml.YAMLError as exc:
-            line, problem = yaml_error_line(exc)
+            line, problem = yaml_error_line(exc, rendered)
             sink.error(f"invalid YAML: {problem}", file=display, line=line)
+            continue
+        except RecursionError:
+            sink.error("invalid YAML: nested too deeply", file=display, line=nesting_line(rendered))
+            continue
+        except ValueError as exc:  # e.g. an integer longer than Python's 4300-digit limit
+            sink.error(f"invalid YAML: {exc}", file=display)
             continue
         source = SourceMap(rendered)
         for index, data in enumerate(parsed):
@@ -93,7 +100,9 @@ def _read_text(path: Path, display: str, sink: DiagnosticSink) -> str | None:
 
 
 def _jinja_environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    # Sandboxed: manifests come from pull requests, and `plan` runs on them in CI; a template
+    # must not reach Python internals (``cycler.__init__.__globals__.os`` and the like).
+    return jinja2.sandbox.ImmutableSandboxedEnvironment(
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
@@ -111,8 +120,17 @@ def _render(environment: jinja2.Environment, text: str, display: str,
     except jinja2.TemplateSyntaxError as exc:
         sink.error(f"template error: {exc.message}", file=display, line=exc.lineno or 1)
         return None
+    except RecursionError:
+        sink.error("template error: expression nested too deeply", file=display, line=1)
+        return None
     try:
         return template.render(**variables)
+    except jinja2.TemplateNotFound as exc:
+        sink.error(f'template error: cannot load template "{exc.name}": manifests cannot include, '
+                   "import or extend other templates", file=display, line=_template_line(exc))
+    except jinja2.sandbox.SecurityError as exc:
+        sink.error(f"template error: not allowed in manifests: {exc}", file=display,
+                   line=_template_line(exc))
     except jinja2.UndefinedError as exc:
         sink.error(f"template error: {exc.message} (define it under vars or "
                    "environments.<env>.vars in authctl.yaml)", file=display, line=_template_line(exc))

@@ -56,6 +56,8 @@ class _Validator:
         self.sink = sink
         self.auths: dict[str, tuple[DesiredAuthorization, RawDocument]] = {}
         self.jobs: dict[str, tuple[DesiredJob, RawDocument]] = {}
+        # Credential keys given but invalid (already reported), so "missing" is not said too.
+        self.given_credentials: dict[str, set[str]] = {}
 
     # -- pass 1: each document on its own -------------------------------------------------
     def shape(self, doc: RawDocument) -> None:
@@ -66,17 +68,26 @@ class _Validator:
             return
         kind = data.get("kind")
         if kind not in KINDS:
-            shown = f'"{kind}"' if isinstance(kind, str) else "missing"
-            hint = did_you_mean(kind, KINDS) if isinstance(kind, str) else ""
-            self.sink.error(f"unknown kind {shown}{hint} (kinds: {', '.join(KINDS)})",
+            if isinstance(kind, str):
+                problem = f'unknown kind "{kind}"' + did_you_mean(kind, KINDS)
+            elif "kind" in data:
+                problem = f"must be a string, got {_type_name(kind)}"
+            else:
+                problem = "required field is missing"
+            self.sink.error(f"{problem} (kinds: {', '.join(KINDS)})",
                             file=doc.file, line=doc.line(["kind"]), field="kind")
             return
         name = _name_of(data)
         address = f"{kind}/{name}" if name else kind
         if data.get("apiVersion") != API_VERSION:
             got = data.get("apiVersion")
-            shown = f'"{got}"' if isinstance(got, str) else "missing"
-            self.sink.error(f'unsupported apiVersion {shown}; expected "{API_VERSION}"',
+            if isinstance(got, str):
+                problem = f'unsupported apiVersion "{got}"'
+            elif "apiVersion" in data:
+                problem = f"must be a string, got {_type_name(got)}"
+            else:
+                problem = "required field is missing"
+            self.sink.error(f'{problem}; expected "{API_VERSION}"',
                             file=doc.file, line=doc.line(["apiVersion"]), address=address,
                             field="apiVersion")
             return
@@ -95,7 +106,8 @@ class _Validator:
                 credentials=self._credentials(spec.credentials, doc, address),
                 source=location, labels=dict(meta.labels),
             )
-            self._register(self.auths, desired_auth, doc)
+            if self._register(self.auths, desired_auth, doc):
+                self.given_credentials[meta.name] = set(spec.credentials)
         else:
             jspec = model.spec
             desired_job = DesiredJob(
@@ -105,15 +117,16 @@ class _Validator:
             )
             self._register(self.jobs, desired_job, doc)
 
-    def _register(self, table: dict[str, Any], obj: Any, doc: RawDocument) -> None:
+    def _register(self, table: dict[str, Any], obj: Any, doc: RawDocument) -> bool:
         first = table.get(obj.name)
         if first is not None:
             f = first[0].source
             self.sink.error(f"duplicate name: {obj.address} is already defined at {f.file}:{f.line}",
                             file=doc.file, line=doc.line(["metadata", "name"]), address=obj.address,
                             field="metadata.name")
-            return
+            return False
         table[obj.name] = (obj, doc)
+        return True
 
     def _report_validation(self, exc: ValidationError, doc: RawDocument, kind: str,
                            address: str) -> None:
@@ -139,7 +152,7 @@ class _Validator:
             where = {"file": doc.file, "line": doc.line(path), "address": address,
                      "field": f"spec.credentials.{key}"}
             if not isinstance(value, dict):
-                self.sink.error(_LITERAL_SECRET, **where)
+                self.sink.error(f"{key} {_LITERAL_SECRET}", **where)
                 continue
             if len(value) != 1 or next(iter(value)) not in ("env", "file"):
                 self.sink.error("a secret reference has exactly one key, env or file: "
@@ -149,7 +162,9 @@ class _Validator:
             if not isinstance(target, str) or not target:
                 self.sink.error(f"{source}: expected a non-empty string", **where)
             elif source == "env" and not _ENV_NAME.match(target):
-                self.sink.error(f'env: "{target}" is not a valid environment variable name', **where)
+                # Not echoed: a value that is no variable name may be the secret itself.
+                self.sink.error("env: not a valid environment variable name (letters, digits and _, "
+                                "not starting with a digit)", **where)
             else:
                 refs[key] = SecretRef(source, target)
         return refs
@@ -213,8 +228,9 @@ class _Validator:
                          else did_you_mean(key, method.secret_fields))
                 error(f'unknown credential "{key}" for {provider.name}/{method.name}{extra}'
                       + _known(method.secret_fields), ["spec", "credentials", key])
+        given = self.given_credentials.get(auth.name, set())
         for spec in method.secret_fields.values():
-            if spec.required and spec.name not in auth.credentials and spec.name not in auth.config:
+            if spec.required and spec.name not in given and spec.name not in auth.config:
                 error(f'required credential "{spec.name}" ({spec.title}) is missing: add '
                       f"spec.credentials.{spec.name}: {{env: VARIABLE}} or {{file: PATH}}",
                       ["spec", "credentials"])
@@ -266,6 +282,10 @@ class _Validator:
         for spec in declared.values():
             if spec.required and spec.name not in job.config:
                 error(f'required config field "{spec.name}" ({spec.title}) is missing', ["spec", "config"])
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", type(None): "null"}.get(type(value), type(value).__name__)
 
 
 def _name_of(data: dict[str, Any]) -> str | None:

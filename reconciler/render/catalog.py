@@ -51,6 +51,8 @@ def provider_detail(provider: ProviderSpec) -> RenderableType:
                           "spec.credentials (secret ref)" if spec.secret else "spec.config",
                           spec.pattern or "")
         facts = [f"kind: {method.kind.value}", f"lytics type: {method.lytics_type or '(made in the UI)'}"]
+        if method.is_oauth and not method.fields:
+            facts.append("fields: none (tokens come from `authctl login`)")
         if method.workflows:
             facts.append("workflows: " + ", ".join(method.workflows))
         if method.permissions:
@@ -59,7 +61,10 @@ def provider_detail(provider: ProviderSpec) -> RenderableType:
             facts.append("scopes: " + (", ".join(method.oauth.scopes) or "-"))
         if method.health_check:
             facts.append(f"health check: {method.health_check.method} {method.health_check.url}")
-        parts.append(table)
+        if method.fields:
+            parts.append(table)
+        else:
+            parts.append(Text(table.title or "", style="italic"))
         parts.append(Text("\n".join(facts)))
         for warning in method.warnings:
             parts.append(Text(f"warning: {warning}", style="yellow"))

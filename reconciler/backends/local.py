@@ -1,0 +1,125 @@
+"""The ``local`` backend: the embedded platform, in process.
+
+It translates platform records into live models and platform refusals into backend
+errors (a locked database is temporary; a broken rule is permanent), so the engine
+treats it exactly like a remote API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from reconciler.backends.base import AuthorizationRequest, JobRequest, UsageCounts
+from reconciler.errors import DatabaseError, PermanentBackendError, PlatformError, TemporaryBackendError
+from reconciler.live import LiveAuthorization, LiveExperience, LiveJob, Reference, Snapshot, display_status
+from reconciler.platform import AuthRecord, ExperienceRecord, JobRecord, Platform
+
+T = TypeVar("T")
+
+
+def to_live_authorization(record: AuthRecord) -> LiveAuthorization:
+    return LiveAuthorization(
+        id=record.id, provider=record.provider, method=record.method, type=record.type, label=record.label,
+        description=record.description, health=record.health, health_reason=record.health_reason,
+        owner=record.owner, created=record.created, updated=record.updated,
+        health_checked_at=record.health_checked_at, token_expires_at=record.token_expires_at,
+        scopes=record.scopes,
+    )
+
+
+def to_live_job(record: JobRecord) -> LiveJob:
+    return LiveJob(
+        id=record.id, name=record.name, workflow=record.workflow, status=record.status,
+        auth_ids=record.auth_ids, config=record.config, description=record.description, owner=record.owner,
+        created=record.created, updated=record.updated,
+    )
+
+
+def to_live_experience(record: ExperienceRecord) -> LiveExperience:
+    return LiveExperience(id=record.id, name=record.name, auth_ids=record.auth_ids, status=record.status)
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except DatabaseError as exc:
+        raise TemporaryBackendError(exc.message, code="DATABASE") from None
+    except PlatformError as exc:
+        raise PermanentBackendError(exc.message, code=type(exc).__name__) from None
+
+
+class LocalBackend:
+    """Backend over an open :class:`Platform`; the caller owns the platform's lifetime."""
+
+    name = "local"
+
+    def __init__(self, platform: Platform, *, owner: str = "authctl") -> None:
+        self.platform = platform
+        self.owner = owner
+
+    def _call(self, func: Callable[[], T]) -> T:
+        with _translated():
+            return func()
+
+    def snapshot(self) -> Snapshot:
+        with _translated():
+            raw = self.platform.snapshot()
+        return Snapshot(
+            authorizations={r.id: to_live_authorization(r) for r in raw.authorizations},
+            jobs={r.id: to_live_job(r) for r in raw.jobs},
+            experiences={r.id: to_live_experience(r) for r in raw.experiences},
+            taken_at=datetime.now(UTC), calls=raw.queries,
+        )
+
+    def references(self, auth_id: str) -> list[Reference]:
+        with _translated():
+            jobs, experiences = self.platform.references(auth_id)
+        refs = [Reference("job", j.id, j.name, display_status(j.status)) for j in jobs]
+        refs += [Reference("experience", e.id, e.name, e.status) for e in experiences]
+        return refs
+
+    def create_authorization(self, request: AuthorizationRequest) -> LiveAuthorization:
+        credentials = {k: v.reveal() for k, v in request.credentials.items()}
+        record = self._call(lambda: self.platform.create_authorization(
+            provider=request.provider, method=request.method, type=request.type, label=request.label,
+            description=request.description, config=request.config, credentials=credentials, owner=self.owner))
+        return to_live_authorization(record)
+
+    def update_authorization(self, auth_id: str, *, label: str, description: str) -> LiveAuthorization:
+        record = self._call(lambda: self.platform.update_authorization(auth_id, label=label, description=description))
+        return to_live_authorization(record)
+
+    def delete_authorization(self, auth_id: str) -> None:
+        self._call(lambda: self.platform.delete_authorization(auth_id))
+
+    def create_job(self, request: JobRequest) -> LiveJob:
+        record = self._call(lambda: self.platform.create_job(
+            name=request.name, workflow=request.workflow, auth_ids=request.auth_ids, config=request.config,
+            status=request.status, description=request.description, owner=self.owner))
+        return to_live_job(record)
+
+    def update_job(self, job_id: str, request: JobRequest) -> LiveJob:
+        record = self._call(lambda: self.platform.update_job(
+            job_id, name=request.name, config=request.config, auth_ids=request.auth_ids,
+            description=request.description))
+        return to_live_job(record)
+
+    def pause_job(self, job_id: str) -> LiveJob:
+        return to_live_job(self._call(lambda: self.platform.pause_job(job_id)))
+
+    def resume_job(self, job_id: str) -> LiveJob:
+        return to_live_job(self._call(lambda: self.platform.resume_job(job_id)))
+
+    def delete_job(self, job_id: str) -> None:
+        self._call(lambda: self.platform.delete_job(job_id))
+
+    def usage(self, auth_id: str, now: datetime | None = None) -> UsageCounts | None:
+        counts = self._call(lambda: self.platform.request_counts(auth_id, now))
+        return UsageCounts(counts.hour, counts.day, counts.week, counts.month)
+
+    def close(self) -> None:
+        self.platform.close()

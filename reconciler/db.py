@@ -1,0 +1,60 @@
+"""Database engines shared by the embedded platform and the state store.
+
+Any SQLAlchemy URL works; SQLite files get WAL and IMMEDIATE write transactions,
+and connection failures become clear errors instead of driver tracebacks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a sqlite URL, or None for other databases and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password hidden, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(invalid database URL)"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine whose SQLite connections use WAL and IMMEDIATE write transactions.
+
+    pysqlite's default deferred BEGIN lets two writers read the same rows and then
+    fail on upgrade; IMMEDIATE takes the write lock up front so check-then-write
+    rules (unique labels, the delete guard) hold across processes.
+    """
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    options: dict[str, Any] = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {
+        "pool_pre_ping": True}
+    engine = create_engine(url, **options)
+    if engine.dialect.name == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    return engine

@@ -1,0 +1,80 @@
+"""Encryption at rest for stored config and credentials (Fernet: AES-128-CBC + HMAC).
+
+The key comes from ``AUTHCTL_PLATFORM_KEY`` or a key file created once with mode 0600
+beside the database. A known value encrypted with the key is kept in the database, so
+a wrong key is detected on open, before anything is read or written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from reconciler.errors import EncryptionKeyError
+
+KEY_ENV = "AUTHCTL_PLATFORM_KEY"
+KEY_CHECK_PLAINTEXT = b"authctl-platform-key-check-v1"
+
+
+def load_or_create_key(key_file: Path | None) -> bytes:
+    """The platform key: env var first, then the key file (created 0600 if absent)."""
+    from_env = os.environ.get(KEY_ENV)
+    if from_env:
+        key = from_env.encode()
+        _check_format(key, f"${KEY_ENV}")
+        return key
+    if key_file is None:
+        raise EncryptionKeyError(f"no platform key: set {KEY_ENV} (a Fernet key) for this database")
+    if key_file.exists():
+        key = key_file.read_bytes().strip()
+        _check_format(key, str(key_file))
+        return key
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key = Fernet.generate_key()
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key + b"\n")
+    return key
+
+
+def _check_format(key: bytes, where: str) -> None:
+    try:
+        Fernet(key)
+    except (ValueError, TypeError):
+        raise EncryptionKeyError(f"{where} is not a valid Fernet key (32 url-safe base64 bytes)") from None
+
+
+class Sealer:
+    """Encrypts and decrypts JSON documents with the platform key."""
+
+    def __init__(self, key: bytes) -> None:
+        self._fernet = Fernet(key)
+
+    def __repr__(self) -> str:
+        return "Sealer(key=[secure])"
+
+    def seal(self, document: dict[str, Any]) -> bytes:
+        return self._fernet.encrypt(json.dumps(document, sort_keys=True).encode())
+
+    def open(self, blob: bytes) -> dict[str, Any]:
+        try:
+            return json.loads(self._fernet.decrypt(blob))
+        except InvalidToken:
+            raise EncryptionKeyError("the platform key does not match the stored data") from None
+
+    def key_check(self) -> str:
+        return self._fernet.encrypt(KEY_CHECK_PLAINTEXT).decode()
+
+    def verify(self, token: str, where: str) -> None:
+        try:
+            ok = self._fernet.decrypt(token.encode()) == KEY_CHECK_PLAINTEXT
+        except InvalidToken:
+            ok = False
+        if not ok:
+            raise EncryptionKeyError(
+                f"the platform key does not match the data in {where}; nothing was changed. "
+                f"Use the key the database was created with ({KEY_ENV} or its .key file)")

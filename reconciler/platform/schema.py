@@ -1,0 +1,93 @@
+"""Tables of the embedded platform (SQLAlchemy Core) and the engine factory.
+
+Core rather than the ORM: a snapshot of 60,000 rows must load in well under a
+second, and rows map straight onto frozen records.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+meta = Table(
+    "platform_meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+authorizations = Table(
+    "authorizations", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("provider", String(64), nullable=False),
+    Column("method", String(64), nullable=False),
+    Column("type", String(64)),  # the Lytics type slug, None for UI-only OAuth connections
+    Column("label", String(255), nullable=False),
+    Column("label_key", String(255), nullable=False, unique=True),  # casefolded: labels are unique
+    Column("description", Text, nullable=False, default=""),
+    Column("secret_blob", LargeBinary, nullable=False),  # Fernet({"config":..., "credentials":...})
+    Column("owner", String(128), nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("updated", DateTime(timezone=True), nullable=False),
+    Column("health", String(16), nullable=False, default="unknown"),
+    Column("health_reason", Text, nullable=False, default=""),
+    Column("health_checked_at", DateTime(timezone=True)),
+    Column("token_expires_at", DateTime(timezone=True)),
+    Column("scopes", Text, nullable=False, default=""),  # space separated
+)
+
+jobs = Table(
+    "jobs", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("workflow", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("config", Text, nullable=False, default="{}"),  # JSON; job config is not secret
+    Column("owner", String(128), nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("updated", DateTime(timezone=True), nullable=False),
+)
+
+job_auths = Table(
+    "job_auths", metadata,
+    Column("job_id", String(32), ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("auth_id", String(32), primary_key=True),
+    Column("position", Integer, nullable=False, default=0),
+    Index("ix_job_auths_auth", "auth_id"),
+)
+
+experiences = Table(
+    "experiences", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("status", String(16), nullable=False, default="imported"),
+    Column("created", DateTime(timezone=True), nullable=False),
+)
+
+experience_auths = Table(
+    "experience_auths", metadata,
+    Column("experience_id", String(32), ForeignKey("experiences.id", ondelete="CASCADE"), primary_key=True),
+    Column("auth_id", String(32), primary_key=True),
+    Index("ix_experience_auths_auth", "auth_id"),
+)
+
+request_counts = Table(
+    "request_counts", metadata,
+    Column("auth_id", String(32), primary_key=True),
+    Column("hour", DateTime(timezone=True), primary_key=True),  # bucket start, UTC
+    Column("count", Integer, nullable=False),
+)

@@ -1,0 +1,457 @@
+"""The embedded platform's operations, each one transaction that enforces the rules.
+
+Rules live here, not in callers, so that every way in (the local backend, the
+``authctl platform`` commands, the served HTTP API) gets the same behaviour.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import Connection, delete, func, insert, inspect, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from reconciler.db import make_engine, redact_url, sqlite_path
+from reconciler.errors import (
+    ConflictError,
+    DatabaseError,
+    NotFoundError,
+    ReferencedError,
+    SchemaVersionError,
+)
+from reconciler.platform import schema as t
+from reconciler.platform.crypto import Sealer, load_or_create_key
+from reconciler.platform.records import (
+    ACTIVE_JOB_STATUSES,
+    EDITABLE_AUTH_FIELDS,
+    HEALTH_STATUSES,
+    JOB_STATUSES,
+    AuthRecord,
+    ExperienceRecord,
+    JobRecord,
+    PlatformSnapshot,
+    RequestCounts,
+)
+
+DeleteMode = Literal["guarded", "cascade"]
+# (provider, method, workflow) -> supported? None means "no opinion" (unknown workflow).
+WorkflowRule = Callable[[str, str, str], bool | None]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; everything we hand out is timezone-aware UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Platform:
+    """An authorization registry on SQLAlchemy. Use :func:`open_platform` to get one."""
+
+    def __init__(self, url: str, sealer: Sealer, *, mode: DeleteMode = "guarded",
+                 workflow_rule: WorkflowRule | None = None) -> None:
+        self.url = url
+        self.mode = mode
+        self._sealer = sealer
+        self._workflow_rule = workflow_rule
+        self._engine = make_engine(url)
+
+    def __repr__(self) -> str:
+        return f"Platform({redact_url(self.url)!r}, mode={self.mode!r})"
+
+    # -- plumbing --------------------------------------------------------------------------
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        try:
+            with self._engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise DatabaseError(_explain_db_error(exc, self.url)) from None
+
+    def _initialise(self) -> None:
+        with self._tx() as conn:
+            existing = set(inspect(conn).get_table_names())
+            if t.meta.name in existing:
+                rows = dict(conn.execute(select(t.meta.c.key, t.meta.c.value)).tuples().all())
+                version = int(rows.get("schema_version", "0"))
+                if version > t.SCHEMA_VERSION:
+                    raise SchemaVersionError(
+                        f"{redact_url(self.url)} was written by a newer authctl (platform schema "
+                        f"{version}, this one knows {t.SCHEMA_VERSION}); upgrade authctl")
+                if "key_check" in rows:
+                    self._sealer.verify(rows["key_check"], redact_url(self.url))
+                    return
+            t.metadata.create_all(conn)
+            conn.execute(insert(t.meta), [
+                {"key": "schema_version", "value": str(t.SCHEMA_VERSION)},
+                {"key": "key_check", "value": self._sealer.key_check()},
+                {"key": "account_id", "value": _new_id()[:16]},
+            ])
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- authorizations --------------------------------------------------------------------
+    def create_authorization(self, *, provider: str, method: str, label: str, type: str | None = None,
+                             description: str = "", config: Mapping[str, Any] | None = None,
+                             credentials: Mapping[str, str] | None = None, owner: str = "authctl",
+                             token_expires_at: datetime | None = None,
+                             scopes: tuple[str, ...] = ()) -> AuthRecord:
+        _require_label(label)
+        now = _now()
+        row = {
+            "id": _new_id(), "provider": provider, "method": method, "type": type, "label": label,
+            "label_key": label.casefold(), "description": description or "",
+            "secret_blob": self._sealer.seal({"config": dict(config or {}),
+                                              "credentials": dict(credentials or {})}),
+            "owner": owner, "created": now, "updated": now, "health": "unknown", "health_reason": "",
+            "health_checked_at": None, "token_expires_at": token_expires_at, "scopes": " ".join(scopes),
+        }
+        with self._tx() as conn:
+            self._check_label_free(conn, label)
+            conn.execute(insert(t.authorizations).values(**row))
+        return _auth_record(row)
+
+    def update_authorization(self, auth_id: str, **changes: Any) -> AuthRecord:
+        """Edit label and/or description; anything else is immutable and refused."""
+        immutable = sorted(k for k in changes if k not in EDITABLE_AUTH_FIELDS)
+        if immutable:
+            raise ConflictError(
+                f"cannot edit {', '.join(immutable)} of authorization {auth_id}: only label and "
+                "description can be edited; create a new authorization to change anything else")
+        with self._tx() as conn:
+            current = self._auth_row(conn, auth_id)
+            values: dict[str, Any] = {}
+            if "label" in changes and changes["label"] != current["label"]:
+                _require_label(changes["label"])
+                self._check_label_free(conn, changes["label"], exclude=auth_id)
+                values.update(label=changes["label"], label_key=changes["label"].casefold())
+            if "description" in changes and changes["description"] != current["description"]:
+                values["description"] = changes["description"] or ""
+            if values:
+                values["updated"] = _now()
+                conn.execute(update(t.authorizations).where(t.authorizations.c.id == auth_id).values(**values))
+            return _auth_record({**current, **values})
+
+    def reauthorize(self, auth_id: str, *, credentials: Mapping[str, str],
+                    token_expires_at: datetime | None = None, scopes: tuple[str, ...] = ()) -> AuthRecord:
+        """Replace the tokens of an OAuth connection in place: same id, jobs keep working."""
+        with self._tx() as conn:
+            current = self._auth_row(conn, auth_id)
+            stored = self._sealer.open(current["secret_blob"])
+            stored["credentials"] = dict(credentials)
+            values = {"secret_blob": self._sealer.seal(stored), "updated": _now(), "health": "healthy",
+                      "health_reason": "", "health_checked_at": _now(),
+                      "token_expires_at": token_expires_at, "scopes": " ".join(scopes)}
+            conn.execute(update(t.authorizations).where(t.authorizations.c.id == auth_id).values(**values))
+            return _auth_record({**current, **values})
+
+    def delete_authorization(self, auth_id: str, *, mode: DeleteMode | None = None) -> list[JobRecord]:
+        """Delete, guarded by references; in cascade mode stop the jobs instead of refusing.
+
+        Returns the jobs a cascade stopped (empty in guarded mode).
+        """
+        mode = mode or self.mode
+        with self._tx() as conn:
+            self._auth_row(conn, auth_id, lock=True)
+            jobs, experiences = self._references(conn, auth_id)
+            active = [j for j in jobs if j.active]
+            stopped: list[JobRecord] = []
+            if (active or experiences) and mode == "guarded":
+                names = [f"job {j.name} ({j.id}, {j.status})" for j in active]
+                names += [f"experience {e.name} ({e.id})" for e in experiences]
+                raise ReferencedError(
+                    f"authorization {auth_id} is in use and was not deleted: " + "; ".join(names),
+                    references=[*active, *experiences])
+            if active:  # cascade: behave like Lytics, stopping the work that uses it
+                ids = [j.id for j in active]
+                conn.execute(update(t.jobs).where(t.jobs.c.id.in_(ids)).values(status="killed", updated=_now()))
+                stopped = active
+            conn.execute(delete(t.job_auths).where(t.job_auths.c.auth_id == auth_id))
+            conn.execute(delete(t.experience_auths).where(t.experience_auths.c.auth_id == auth_id))
+            conn.execute(delete(t.request_counts).where(t.request_counts.c.auth_id == auth_id))
+            conn.execute(delete(t.authorizations).where(t.authorizations.c.id == auth_id))
+        return stopped
+
+    def get_authorization(self, auth_id: str) -> AuthRecord:
+        with self._tx() as conn:
+            return _auth_record(self._auth_row(conn, auth_id))
+
+    def find_authorization(self, id_or_label: str) -> AuthRecord:
+        """By id, else by label (case-insensitive): how people name things in the UI."""
+        with self._tx() as conn:
+            row = conn.execute(select(t.authorizations).where(
+                (t.authorizations.c.id == id_or_label)
+                | (t.authorizations.c.label_key == id_or_label.casefold()))).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no authorization with id or label {id_or_label!r}")
+        return _auth_record(row)
+
+    def list_authorizations(self) -> list[AuthRecord]:
+        with self._tx() as conn:
+            return [_auth_record(r) for r in conn.execute(select(t.authorizations)).mappings()]
+
+    def stored_secrets(self, auth_id: str) -> dict[str, Any]:
+        """Decrypted config and credentials: for the platform's own workers only."""
+        with self._tx() as conn:
+            return self._sealer.open(self._auth_row(conn, auth_id)["secret_blob"])
+
+    def set_health(self, auth_id: str, status: str, reason: str = "") -> AuthRecord:
+        if status not in HEALTH_STATUSES:
+            raise ConflictError(f"health must be one of {', '.join(HEALTH_STATUSES)}, not {status!r}")
+        with self._tx() as conn:
+            current = self._auth_row(conn, auth_id)
+            values = {"health": status, "health_reason": reason, "health_checked_at": _now()}
+            conn.execute(update(t.authorizations).where(t.authorizations.c.id == auth_id).values(**values))
+        self.record_request(auth_id)
+        return _auth_record({**current, **values})
+
+    # -- jobs ------------------------------------------------------------------------------
+    def create_job(self, *, name: str, workflow: str, auth_ids: list[str] | tuple[str, ...],
+                   config: Mapping[str, Any] | None = None, status: str = "runnable",
+                   description: str = "", owner: str = "authctl") -> JobRecord:
+        _require_status(status)
+        now = _now()
+        job_id = _new_id()
+        with self._tx() as conn:
+            self._check_binding(conn, workflow, auth_ids)
+            conn.execute(insert(t.jobs).values(
+                id=job_id, name=name, workflow=workflow, status=status, description=description or "",
+                config=json.dumps(dict(config or {}), sort_keys=True), owner=owner, created=now, updated=now))
+            _insert_links(conn, job_id, auth_ids)
+            return self._job(conn, job_id)
+
+    def update_job(self, job_id: str, *, name: str | None = None, config: Mapping[str, Any] | None = None,
+                   auth_ids: list[str] | tuple[str, ...] | None = None,
+                   description: str | None = None) -> JobRecord:
+        """Full replace of the given fields (Lytics PUT semantics); status changes go elsewhere."""
+        with self._tx() as conn:
+            job = self._job(conn, job_id)
+            values: dict[str, Any] = {"updated": _now()}
+            if name is not None:
+                values["name"] = name
+            if description is not None:
+                values["description"] = description
+            if config is not None:
+                values["config"] = json.dumps(dict(config), sort_keys=True)
+            if auth_ids is not None and tuple(auth_ids) != job.auth_ids:
+                self._check_binding(conn, job.workflow, auth_ids)
+                conn.execute(delete(t.job_auths).where(t.job_auths.c.job_id == job_id))
+                _insert_links(conn, job_id, auth_ids)
+            conn.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(**values))
+            return self._job(conn, job_id)
+
+    def set_job_status(self, job_id: str, status: str) -> JobRecord:
+        _require_status(status)
+        with self._tx() as conn:
+            self._job(conn, job_id)
+            conn.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(status=status, updated=_now()))
+            return self._job(conn, job_id)
+
+    def pause_job(self, job_id: str) -> JobRecord:
+        return self.set_job_status(job_id, "paused")
+
+    def resume_job(self, job_id: str) -> JobRecord:
+        return self.set_job_status(job_id, "runnable")
+
+    def delete_job(self, job_id: str) -> JobRecord:
+        """Soft delete, as Lytics does: the job stays listed with status ``deleted``."""
+        return self.set_job_status(job_id, "deleted")
+
+    def get_job(self, job_id: str) -> JobRecord:
+        with self._tx() as conn:
+            return self._job(conn, job_id)
+
+    # -- experiences -----------------------------------------------------------------------
+    def create_experience(self, *, name: str, auth_ids: list[str] | tuple[str, ...]) -> ExperienceRecord:
+        exp_id = _new_id()
+        now = _now()
+        with self._tx() as conn:
+            for auth_id in auth_ids:
+                self._auth_row(conn, auth_id, lock=True)
+            conn.execute(insert(t.experiences).values(id=exp_id, name=name, status="imported", created=now))
+            if auth_ids:
+                conn.execute(insert(t.experience_auths),
+                             [{"experience_id": exp_id, "auth_id": a} for a in dict.fromkeys(auth_ids)])
+        return ExperienceRecord(exp_id, name, "imported", tuple(dict.fromkeys(auth_ids)), now)
+
+    def delete_experience(self, exp_id: str) -> None:
+        with self._tx() as conn:
+            if conn.execute(delete(t.experiences).where(t.experiences.c.id == exp_id)).rowcount == 0:
+                raise NotFoundError(f"no experience with id {exp_id!r}")
+            conn.execute(delete(t.experience_auths).where(t.experience_auths.c.experience_id == exp_id))
+
+    # -- reading everything at once ----------------------------------------------------------
+    def snapshot(self, *, include_deleted: bool = False) -> PlatformSnapshot:
+        """Every authorization, job and experience in five queries, whatever the size."""
+        with self._tx() as conn:
+            auths = [_auth_record(r) for r in conn.execute(select(t.authorizations)).mappings()]
+            links: dict[str, list[str]] = defaultdict(list)
+            for job_id, auth_id in conn.execute(
+                    select(t.job_auths.c.job_id, t.job_auths.c.auth_id).order_by(
+                        t.job_auths.c.job_id, t.job_auths.c.position)).tuples():
+                links[job_id].append(auth_id)
+            query = select(t.jobs)
+            if not include_deleted:
+                query = query.where(t.jobs.c.status != "deleted")
+            jobs = [_job_record(r, links.get(r["id"], ())) for r in conn.execute(query).mappings()]
+            exp_links: dict[str, list[str]] = defaultdict(list)
+            for exp_id, auth_id in conn.execute(
+                    select(t.experience_auths.c.experience_id, t.experience_auths.c.auth_id)).tuples():
+                exp_links[exp_id].append(auth_id)
+            experiences = [
+                ExperienceRecord(r["id"], r["name"], r["status"], tuple(exp_links.get(r["id"], ())),
+                                 _utc(r["created"]))  # type: ignore[arg-type]
+                for r in conn.execute(select(t.experiences)).mappings()
+            ]
+        return PlatformSnapshot(auths, jobs, experiences, queries=5)
+
+    def references(self, auth_id: str) -> tuple[list[JobRecord], list[ExperienceRecord]]:
+        """Fresh jobs (not deleted) and experiences that use one authorization."""
+        with self._tx() as conn:
+            return self._references(conn, auth_id)
+
+    # -- request counters ------------------------------------------------------------------
+    def record_request(self, auth_id: str, count: int = 1, at: datetime | None = None) -> None:
+        hour = (at or _now()).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        with self._tx() as conn:
+            key = (t.request_counts.c.auth_id == auth_id) & (t.request_counts.c.hour == hour)
+            if conn.execute(update(t.request_counts).where(key).values(
+                    count=t.request_counts.c.count + count)).rowcount == 0:
+                conn.execute(insert(t.request_counts).values(auth_id=auth_id, hour=hour, count=count))
+
+    def request_counts(self, auth_id: str, now: datetime | None = None) -> RequestCounts:
+        now = now or _now()
+        windows = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7),
+                   "month": timedelta(days=30)}
+        totals = {}
+        with self._tx() as conn:
+            for name, span in windows.items():
+                since = (now - span).replace(minute=0, second=0, microsecond=0)
+                totals[name] = int(conn.execute(select(func.coalesce(func.sum(t.request_counts.c.count), 0)).where(
+                    (t.request_counts.c.auth_id == auth_id) & (t.request_counts.c.hour >= since))).scalar_one())
+        return RequestCounts(**totals)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _auth_row(self, conn: Connection, auth_id: str, lock: bool = False) -> dict[str, Any]:
+        query = select(t.authorizations).where(t.authorizations.c.id == auth_id)
+        if lock:
+            query = query.with_for_update()
+        row = conn.execute(query).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no authorization with id {auth_id!r}")
+        return dict(row)
+
+    def _check_label_free(self, conn: Connection, label: str, exclude: str | None = None) -> None:
+        query = select(t.authorizations.c.id).where(t.authorizations.c.label_key == label.casefold())
+        if exclude:
+            query = query.where(t.authorizations.c.id != exclude)
+        other = conn.execute(query).scalar()
+        if other is not None:
+            raise ConflictError(f"label {label!r} is already used by authorization {other}; labels must be unique")
+
+    def _check_binding(self, conn: Connection, workflow: str, auth_ids: list[str] | tuple[str, ...]) -> None:
+        if not auth_ids:
+            raise ConflictError("a job needs at least one authorization")
+        for auth_id in auth_ids:
+            row = self._auth_row(conn, auth_id, lock=True)
+            supported = self._workflow_rule(row["provider"], row["method"], workflow) if self._workflow_rule else None
+            if supported is False:
+                raise ConflictError(f"workflow {workflow} does not work with {row['provider']}/{row['method']} "
+                                    f"(authorization {auth_id})")
+
+    def _job(self, conn: Connection, job_id: str) -> JobRecord:
+        row = conn.execute(select(t.jobs).where(t.jobs.c.id == job_id)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no job with id {job_id!r}")
+        links = conn.execute(select(t.job_auths.c.auth_id).where(t.job_auths.c.job_id == job_id)
+                             .order_by(t.job_auths.c.position)).scalars().all()
+        return _job_record(row, links)
+
+    def _references(self, conn: Connection, auth_id: str) -> tuple[list[JobRecord], list[ExperienceRecord]]:
+        job_ids = conn.execute(select(t.job_auths.c.job_id).where(t.job_auths.c.auth_id == auth_id)).scalars().all()
+        jobs = [j for j in (self._job(conn, i) for i in job_ids) if j.status != "deleted"]
+        exp_rows = conn.execute(
+            select(t.experiences).join(t.experience_auths, t.experience_auths.c.experience_id == t.experiences.c.id)
+            .where(t.experience_auths.c.auth_id == auth_id)).mappings().all()
+        experiences = [ExperienceRecord(r["id"], r["name"], r["status"], (auth_id,), _utc(r["created"]))  # type: ignore[arg-type]
+                       for r in exp_rows]
+        return jobs, experiences
+
+
+def _insert_links(conn: Connection, job_id: str, auth_ids: list[str] | tuple[str, ...]) -> None:
+    conn.execute(insert(t.job_auths), [
+        {"job_id": job_id, "auth_id": a, "position": i} for i, a in enumerate(dict.fromkeys(auth_ids))])
+
+
+def _auth_record(row: Mapping[str, Any]) -> AuthRecord:
+    return AuthRecord(
+        id=row["id"], provider=row["provider"], method=row["method"], type=row["type"], label=row["label"],
+        description=row["description"] or "", owner=row["owner"], created=_utc(row["created"]),  # type: ignore[arg-type]
+        updated=_utc(row["updated"]), health=row["health"], health_reason=row["health_reason"] or "",  # type: ignore[arg-type]
+        health_checked_at=_utc(row["health_checked_at"]), token_expires_at=_utc(row["token_expires_at"]),
+        scopes=tuple(row["scopes"].split()) if row["scopes"] else (),
+    )
+
+
+def _job_record(row: Mapping[str, Any], auth_ids: list[str] | tuple[str, ...]) -> JobRecord:
+    return JobRecord(
+        id=row["id"], name=row["name"], workflow=row["workflow"], status=row["status"],
+        description=row["description"] or "", config=json.loads(row["config"] or "{}"), auth_ids=tuple(auth_ids),
+        owner=row["owner"], created=_utc(row["created"]), updated=_utc(row["updated"]),  # type: ignore[arg-type]
+    )
+
+
+def _require_label(label: str) -> None:
+    if not isinstance(label, str) or not label.strip():
+        raise ConflictError("an authorization needs a non-empty label")
+
+
+def _require_status(status: str) -> None:
+    if status not in JOB_STATUSES:
+        raise ConflictError(f"unknown job status {status!r} (statuses: {', '.join(JOB_STATUSES)})")
+
+
+def _explain_db_error(exc: SQLAlchemyError, url: str) -> str:
+    text = str(getattr(exc, "orig", exc))
+    where = redact_url(url)
+    if "locked" in text:
+        return f"the platform database {where} is locked by another process; try again"
+    if "unable to open" in text or "readonly" in text or "not a database" in text:
+        return f"the platform database {where} cannot be used: {text}"
+    return f"platform database error ({where}): {text}"
+
+
+def open_platform(url: str, *, key_file: Path | None = None, mode: DeleteMode = "guarded",
+                  workflow_rule: WorkflowRule | None = None) -> Platform:
+    """Open (creating if needed) a platform database; checks schema version and key first."""
+    path = sqlite_path(url)
+    if key_file is None and path is not None:
+        key_file = path.with_name(path.name + ".key")
+    sealer = Sealer(load_or_create_key(key_file))
+    platform = Platform(url, sealer, mode=mode, workflow_rule=workflow_rule)
+    try:
+        platform._initialise()
+    except IntegrityError:  # another process initialised it at the same moment
+        platform._initialise()
+    except SQLAlchemyError as exc:
+        raise DatabaseError(_explain_db_error(exc, url)) from None
+    return platform
+
+
+__all__ = ["ACTIVE_JOB_STATUSES", "DeleteMode", "Platform", "open_platform"]

@@ -1,0 +1,321 @@
+"""The state store: the reconciler's memory, in SQLite (default) or PostgreSQL.
+
+Live platforms never return secrets and do not know manifest names, so state keeps:
+manifest name -> live id for every managed object, the HMAC fingerprints of what was
+applied (to notice a rotated credential or a changed config without storing it), a
+serial that moves on every apply, a lineage that ties it to one workspace, the apply
+lock, and the apply journal. The schema is versioned; a newer one is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from reconciler.db import make_engine, redact_url
+from reconciler.errors import LineageMismatchError, LockHeldError, SchemaVersionError, StateError
+
+SCHEMA_VERSION = 1
+
+_md = MetaData()
+_meta = Table("state_meta", _md, Column("key", String(64), primary_key=True), Column("value", Text, nullable=False))
+_managed = Table(
+    "managed_objects", _md,
+    Column("kind", String(32), primary_key=True),
+    Column("name", String(63), primary_key=True),
+    Column("live_id", String(64), nullable=False),
+    Column("fingerprints", Text, nullable=False, default="{}"),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)
+_locks = Table(
+    "locks", _md,
+    Column("name", String(32), primary_key=True),
+    Column("lock_id", String(36), nullable=False),
+    Column("holder", String(128), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("operation", String(32), nullable=False),
+    Column("since", DateTime(timezone=True), nullable=False),
+)
+_journal = Table(
+    "journal", _md,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("apply_id", String(36), nullable=False, index=True),
+    Column("address", String(160), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("phase", String(16), nullable=False),  # intent | done | failed
+    Column("detail", Text, nullable=False, default="{}"),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ManagedObject:
+    """An object this workspace manages: its manifest name, live id and applied fingerprints."""
+
+    kind: str  # "Authorization" | "Job"
+    name: str
+    live_id: str
+    fingerprints: dict[str, str]
+    applied_at: datetime
+
+    @property
+    def address(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    lock_id: str
+    holder: str
+    host: str
+    pid: int
+    operation: str
+    since: datetime
+
+    def describe(self) -> str:
+        return (f"held by {self.holder} on {self.host} (pid {self.pid}) for {self.operation} "
+                f"since {self.since:%Y-%m-%d %H:%M:%S} UTC, lock id {self.lock_id}")
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    seq: int
+    apply_id: str
+    address: str
+    action: str
+    phase: str
+    detail: dict[str, Any]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class StateMeta:
+    lineage: str
+    serial: int
+    workspace: str | None
+    schema_version: int
+
+
+class StateStore:
+    """Open with :meth:`open`; every method is one short transaction."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine = make_engine(url)
+
+    def __repr__(self) -> str:
+        return f"StateStore({redact_url(self.url)!r})"
+
+    @classmethod
+    def open(cls, url: str, *, workspace: str | None = None) -> StateStore:
+        """Open or create the store; refuses a newer schema or another workspace's state."""
+        store = cls(url)
+        try:
+            store._initialise(workspace)
+        except IntegrityError:  # a concurrent process created it first
+            store._initialise(workspace)
+        return store
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        try:
+            with self._engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            text = str(exc.orig)
+            why = "is locked by another process; try again" if "locked" in text else f"cannot be used: {text}"
+            raise StateError(f"the state store {redact_url(self.url)} {why}") from None
+
+    def _initialise(self, workspace: str | None) -> None:
+        try:
+            with self._tx() as conn:
+                if _meta.name in inspect(conn).get_table_names():
+                    rows = self._meta_rows(conn)
+                    version = int(rows.get("schema_version", "0"))
+                    if version > SCHEMA_VERSION:
+                        raise SchemaVersionError(
+                            f"the state store {redact_url(self.url)} was written by a newer authctl "
+                            f"(state schema {version}, this one knows {SCHEMA_VERSION}); upgrade authctl")
+                    recorded = rows.get("workspace") or None
+                    if workspace and recorded and recorded != workspace:
+                        raise LineageMismatchError(
+                            f"the state store {redact_url(self.url)} belongs to workspace {recorded!r} "
+                            f"(lineage {rows.get('lineage')}), not {workspace!r}; point state.url at this "
+                            "workspace's own store")
+                    return
+                _md.create_all(conn)
+                conn.execute(insert(_meta), [
+                    {"key": "schema_version", "value": str(SCHEMA_VERSION)},
+                    {"key": "lineage", "value": str(uuid.uuid4())},
+                    {"key": "serial", "value": "0"},
+                    {"key": "workspace", "value": workspace or ""},
+                    {"key": "hmac_key", "value": base64.b64encode(secrets.token_bytes(32)).decode()},
+                ])
+        except SQLAlchemyError as exc:
+            if isinstance(exc, IntegrityError):
+                raise
+            raise StateError(f"the state store {redact_url(self.url)} cannot be used: "
+                             f"{getattr(exc, 'orig', exc)}") from None
+
+    @staticmethod
+    def _meta_rows(conn: Connection) -> dict[str, str]:
+        return dict(conn.execute(select(_meta.c.key, _meta.c.value)).tuples().all())
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- meta --------------------------------------------------------------------------------
+    def meta(self) -> StateMeta:
+        with self._tx() as conn:
+            rows = self._meta_rows(conn)
+        return StateMeta(rows["lineage"], int(rows["serial"]), rows.get("workspace") or None,
+                         int(rows["schema_version"]))
+
+    def hmac_key(self) -> bytes:
+        """The key for fingerprints; generated once per state, never printed."""
+        with self._tx() as conn:
+            return base64.b64decode(self._meta_rows(conn)["hmac_key"])
+
+    # -- managed objects -----------------------------------------------------------------------
+    def managed(self) -> dict[tuple[str, str], ManagedObject]:
+        """Every managed object keyed by (kind, name), in one query."""
+        with self._tx() as conn:
+            rows = conn.execute(select(_managed)).mappings().all()
+        return {(r["kind"], r["name"]): ManagedObject(r["kind"], r["name"], r["live_id"],
+                                                      json.loads(r["fingerprints"]), _utc(r["applied_at"]))
+                for r in rows}
+
+    def put(self, obj: ManagedObject) -> None:
+        """Insert or replace one managed object."""
+        values = {"live_id": obj.live_id, "fingerprints": json.dumps(obj.fingerprints, sort_keys=True),
+                  "applied_at": obj.applied_at}
+        with self._tx() as conn:
+            key = (_managed.c.kind == obj.kind) & (_managed.c.name == obj.name)
+            if conn.execute(update(_managed).where(key).values(**values)).rowcount == 0:
+                conn.execute(insert(_managed).values(kind=obj.kind, name=obj.name, **values))
+
+    def remove(self, kind: str, name: str) -> None:
+        with self._tx() as conn:
+            conn.execute(delete(_managed).where((_managed.c.kind == kind) & (_managed.c.name == name)))
+
+    def bump_serial(self) -> int:
+        with self._tx() as conn:
+            serial = int(self._meta_rows(conn)["serial"]) + 1
+            conn.execute(update(_meta).where(_meta.c.key == "serial").values(value=str(serial)))
+        return serial
+
+    # -- the apply lock --------------------------------------------------------------------------
+    def current_lock(self, name: str = "apply") -> LockInfo | None:
+        with self._tx() as conn:
+            row = conn.execute(select(_locks).where(_locks.c.name == name)).mappings().first()
+        return _lock_info(row) if row else None
+
+    def acquire_lock(self, operation: str, *, holder: str, timeout: float = 0.0,
+                     name: str = "apply") -> LockInfo:
+        """Take the lock, waiting up to ``timeout`` seconds; raises LockHeldError.
+
+        A lock left by a dead process on this same host is taken over: kill -9 must
+        not leave a workspace stuck until someone runs force-unlock.
+        """
+        deadline = time.monotonic() + timeout
+        info = LockInfo(str(uuid.uuid4()), holder, socket.gethostname(), os.getpid(), operation,
+                        _now().replace(microsecond=0))
+        while True:
+            with self._tx() as conn:
+                row = conn.execute(select(_locks).where(_locks.c.name == name)).mappings().first()
+                current = _lock_info(row) if row else None
+                if current is not None and _is_orphaned(current):
+                    conn.execute(delete(_locks).where(_locks.c.name == name))
+                    current = None
+                if current is None:
+                    conn.execute(insert(_locks).values(name=name, **info.__dict__))
+                    return info
+            if time.monotonic() >= deadline:
+                raise LockHeldError(f"the state is locked: {current.describe()}", lock_id=current.lock_id,
+                                    holder=current.holder)
+            time.sleep(0.2)
+
+    def release_lock(self, lock_id: str, name: str = "apply") -> None:
+        with self._tx() as conn:
+            conn.execute(delete(_locks).where((_locks.c.name == name) & (_locks.c.lock_id == lock_id)))
+
+    def force_unlock(self, lock_id: str, name: str = "apply") -> LockInfo:
+        """Remove the lock if ``lock_id`` matches; the id guards against removing a newer lock."""
+        with self._tx() as conn:
+            row = conn.execute(select(_locks).where(_locks.c.name == name)).mappings().first()
+            if row is None:
+                raise StateError("the state is not locked")
+            current = _lock_info(row)
+            if current.lock_id != lock_id:
+                raise StateError(f"lock id {lock_id} does not match the current lock ({current.describe()})")
+            conn.execute(delete(_locks).where(_locks.c.name == name))
+        return current
+
+    # -- the journal -----------------------------------------------------------------------------
+    def journal(self, apply_id: str, address: str, action: str, phase: str, detail: dict[str, Any]) -> None:
+        """Append one entry; written before and after every mutating call of an apply."""
+        with self._tx() as conn:
+            conn.execute(insert(_journal).values(apply_id=apply_id, address=address, action=action, phase=phase,
+                                                 detail=json.dumps(detail, sort_keys=True), at=_now()))
+
+    def journal_entries(self, apply_id: str | None = None) -> list[JournalEntry]:
+        query = select(_journal).order_by(_journal.c.seq)
+        if apply_id is not None:
+            query = query.where(_journal.c.apply_id == apply_id)
+        with self._tx() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [JournalEntry(r["seq"], r["apply_id"], r["address"], r["action"], r["phase"],
+                             json.loads(r["detail"]), _utc(r["at"])) for r in rows]
+
+
+def _lock_info(row: Any) -> LockInfo:
+    return LockInfo(row["lock_id"], row["holder"], row["host"], row["pid"], row["operation"], _utc(row["since"]))
+
+
+def _is_orphaned(lock: LockInfo) -> bool:
+    """True when the holder ran on this host and its process no longer exists."""
+    if lock.host != socket.gethostname():
+        return False
+    try:
+        os.kill(lock.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
