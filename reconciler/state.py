@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,6 +52,7 @@ _managed = Table(
     Column("name", String(63), primary_key=True),
     Column("live_id", String(64), nullable=False),
     Column("fingerprints", Text, nullable=False, default="{}"),
+    Column("applied", Text, nullable=False, default="{}"),  # non-secret applied values, for diffs
     Column("applied_at", DateTime(timezone=True), nullable=False),
 )
 _locks = Table(
@@ -81,7 +82,8 @@ def _now() -> datetime:
 
 
 def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    """Aware UTC: SQLite hands back naive UTC, PostgreSQL the session's zone."""
+    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class ManagedObject:
     live_id: str
     fingerprints: dict[str, str]
     applied_at: datetime
+    applied: dict[str, Any] = field(default_factory=dict)
 
     @property
     def address(self) -> str:
@@ -147,9 +150,13 @@ class StateStore:
         """Open or create the store; refuses a newer schema or another workspace's state."""
         store = cls(url)
         try:
-            store._initialise(workspace)
-        except IntegrityError:  # a concurrent process created it first
-            store._initialise(workspace)
+            try:
+                store._initialise(workspace)
+            except IntegrityError:  # a concurrent process created it first
+                store._initialise(workspace)
+        except BaseException:
+            store.close()  # a refused open leaves no connection, -wal or -shm behind
+            raise
         return store
 
     @contextmanager
@@ -195,7 +202,7 @@ class StateStore:
 
     @staticmethod
     def _meta_rows(conn: Connection) -> dict[str, str]:
-        return dict(conn.execute(select(_meta.c.key, _meta.c.value)).tuples().all())
+        return {k: v for k, v in conn.execute(select(_meta.c.key, _meta.c.value))}
 
     def close(self) -> None:
         self._engine.dispose()
@@ -218,13 +225,14 @@ class StateStore:
         with self._tx() as conn:
             rows = conn.execute(select(_managed)).mappings().all()
         return {(r["kind"], r["name"]): ManagedObject(r["kind"], r["name"], r["live_id"],
-                                                      json.loads(r["fingerprints"]), _utc(r["applied_at"]))
+                                                      json.loads(r["fingerprints"]), _utc(r["applied_at"]),
+                                                      json.loads(r["applied"]))
                 for r in rows}
 
     def put(self, obj: ManagedObject) -> None:
         """Insert or replace one managed object."""
         values = {"live_id": obj.live_id, "fingerprints": json.dumps(obj.fingerprints, sort_keys=True),
-                  "applied_at": obj.applied_at}
+                  "applied": json.dumps(obj.applied, sort_keys=True), "applied_at": _utc(obj.applied_at)}
         with self._tx() as conn:
             key = (_managed.c.kind == obj.kind) & (_managed.c.name == obj.name)
             if conn.execute(update(_managed).where(key).values(**values)).rowcount == 0:

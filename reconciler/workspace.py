@@ -7,6 +7,7 @@ memory (``state``), which variables each environment renders the manifests with
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,7 +165,9 @@ def _read_settings(path: Path) -> Settings:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise WorkspaceError(f"{path.name}: not UTF-8 text (byte {exc.start})") from None
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise WorkspaceError(f"{path.name}:{line}: not UTF-8 text (invalid byte 0x{exc.object[exc.start]:02x}); "
+                             "save the file as UTF-8") from None
     except OSError as exc:
         raise WorkspaceError(f"{path.name}: cannot read: {exc.strerror}") from None
     try:
@@ -184,9 +187,30 @@ def _read_settings(path: Path) -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        lines = []
+        lines: list[tuple[int, str]] = []
         for err in exc.errors():
             loc = tuple(err["loc"])
-            lines.append(f"{path.name}:{line_of(node, loc) or 1}: {'.'.join(map(str, loc))}: {err['msg']}")
-        raise WorkspaceError("\n".join(lines)) from None
+            message = err["msg"]
+            if err["type"] == "extra_forbidden" and loc:
+                message = f'unknown field "{loc[-1]}"' + _did_you_mean(str(loc[-1]), _settings_fields(loc[:-1]))
+            line = line_of(node, loc) or 1
+            lines.append((line, f"{path.name}:{line}: {'.'.join(map(str, loc))}: {message}"))
+        raise WorkspaceError("\n".join(text for _, text in sorted(lines))) from None
 
+
+
+def _settings_fields(loc: tuple[Any, ...]) -> list[str]:
+    """Field names the settings accept at ``loc``, for did-you-mean on unknown fields."""
+    models: dict[tuple[str, ...], type[BaseModel]] = {
+        (): Settings, ("backend",): BackendSettings, ("state",): StateSettings,
+        ("policy",): PolicySettings,
+    }
+    if len(loc) == 2 and loc[0] == "environments":
+        return list(EnvironmentSettings.model_fields)
+    model = models.get(tuple(str(p) for p in loc))
+    return list(model.model_fields) if model else []
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f'; did you mean "{close[0]}"?' if close else ""

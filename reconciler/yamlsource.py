@@ -1,9 +1,16 @@
 """YAML with line numbers, paid for only when an error needs one.
 
 Loading 60,000 documents must stay fast, so the happy path uses libyaml's
-CSafeLoader and builds plain dicts. Line numbers are recovered lazily: a
+CSafeLoader and builds plain dicts, keeping only the line where each document
+starts (:func:`load_documents`). Other line numbers are recovered lazily: a
 :class:`SourceMap` composes the file's nodes (in C) the first time an error in
 that file needs a line, then walks the node tree along the field path.
+
+PyYAML's own constructor and resolver are generic and slow in Python (a method call,
+a cache lookup and a generator per node). :class:`StrictLoader` keeps their results
+but takes a direct route for the plain str/map/seq nodes manifests are made of, and
+hands everything else (other tags, merge keys, duplicate keys, aliased collections)
+to the standard constructor, so what it builds and the errors it raises are PyYAML's.
 """
 
 from __future__ import annotations
@@ -13,12 +20,91 @@ from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError
+from yaml.resolver import Resolver
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MAP_TAG = "tag:yaml.org,2002:map"
+# Scalar tags whose SafeConstructor functions return a plain value (never a generator).
+_SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float", "binary",
+                                                           "timestamp"))
+
+
+class _SharedNode(Exception):
+    """A collection node reached twice (an alias): the standard constructor takes over."""
+
+
+def _implicit_table(resolver: type[Resolver]) -> dict[str, tuple[tuple[str, Any], ...]]:
+    """first character -> (tag, regexp) pairs to try, as ``Resolver.resolve`` tries them."""
+    table = resolver.yaml_implicit_resolvers
+    wildcard = tuple(table.get(None, ()))
+    return {first: tuple(pairs) + wildcard for first, pairs in table.items() if first is not None}
+
+
 class StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """Safe loader that refuses duplicate mapping keys (PyYAML keeps the last one)."""
+    """Safe loader that refuses duplicate mapping keys (PyYAML keeps the last one).
+
+    ``document_lines`` collects the 1-based line where each constructed document starts.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self.document_lines: list[int] = []
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        """``Resolver.resolve`` without its per-call list building (called for every node)."""
+        if self.yaml_path_resolvers:  # never for this class; kept for subclasses
+            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+        if kind is yaml.ScalarNode:
+            if implicit[0]:
+                for tag, regexp in _IMPLICIT.get(value[:1], _WILDCARD):
+                    if regexp.match(value):
+                        return tag  # type: ignore[no-any-return]
+            return _STR_TAG
+        return _SEQ_TAG if kind is yaml.SequenceNode else _MAP_TAG
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        self.document_lines.append(node.start_mark.line + 1)
+        try:
+            data = self._build(node, set())
+        except _SharedNode:
+            return super().construct_document(node)
+        self.constructed_objects = {}
+        self.recursive_objects = {}
+        self.deep_construct = False
+        return data
+
+    def _build(self, node: yaml.Node, seen: set[int]) -> Any:
+        """What ``construct_object(node, deep=True)`` returns, faster for plain nodes."""
+        cls, tag = node.__class__, node.tag
+        if cls is yaml.ScalarNode:
+            if tag == _STR_TAG:
+                return node.value
+            if tag in _SCALAR_TAGS:
+                return self.yaml_constructors[tag](self, node)
+        elif cls is yaml.MappingNode and tag == _MAP_TAG:
+            if id(node) in seen:
+                raise _SharedNode
+            seen.add(id(node))
+            keys = []
+            for key_node, _ in node.value:
+                if key_node.__class__ is not yaml.ScalarNode or key_node.tag != _STR_TAG:
+                    keys = None  # merge key, non-string key: PyYAML's rules apply
+                    break
+                keys.append(key_node.value)
+            if keys is not None and len(set(keys)) == len(keys):  # duplicates: the error below
+                build = self._build
+                return {key: build(value, seen) for key, (_, value) in zip(keys, node.value)}
+        elif cls is yaml.SequenceNode and tag == _SEQ_TAG:
+            if id(node) in seen:
+                raise _SharedNode
+            seen.add(id(node))
+            build = self._build
+            return [build(item, seen) for item in node.value]
+        return self.construct_object(node, deep=True)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -37,11 +123,25 @@ StrictLoader.add_constructor(
     "tag:yaml.org,2002:map",
     lambda loader, node: loader.construct_mapping(node, deep=True),
 )
+_IMPLICIT = _implicit_table(StrictLoader)
+_WILDCARD = tuple(StrictLoader.yaml_implicit_resolvers.get(None, ()))
 
 
 def load_all(text: str) -> list[Any]:
     """Every document of a multi-document YAML text, empty documents as None."""
-    return list(yaml.load_all(text, Loader=StrictLoader))
+    return [data for data, _ in load_documents(text)]
+
+
+def load_documents(text: str) -> list[tuple[Any, int]]:
+    """(data, 1-based line where it starts) of every document; empty documents as None."""
+    loader = StrictLoader(text)
+    try:
+        documents = []
+        while loader.check_data():
+            documents.append(loader.get_data())
+        return list(zip(documents, loader.document_lines))
+    finally:
+        loader.dispose()
 
 
 def yaml_error_line(exc: yaml.YAMLError, text: str | None = None) -> tuple[int, str]:

@@ -18,13 +18,13 @@ import jinja2.sandbox
 import yaml
 
 from reconciler.errors import DiagnosticSink
-from reconciler.yamlsource import SourceMap, load_all, nesting_line, yaml_error_line
+from reconciler.yamlsource import SourceMap, load_documents, nesting_line, yaml_error_line
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 _JINJA_MARKERS = ("{{", "{%", "{#")
 
 
-@dataclass
+@dataclass(slots=True)
 class RawDocument:
     """One YAML document before validation, with where it came from."""
 
@@ -32,9 +32,14 @@ class RawDocument:
     index: int  # position in the file, counting empty documents
     data: Any
     source: SourceMap
+    start_line: int = 0  # 1-based line where the document starts, known without the SourceMap
 
     def line(self, path: Iterable[Any] = ()) -> int:
-        return self.source.line(self.index, tuple(path)) or 1
+        """Line of the field at ``path``; only an error needs a path, and pays for the lookup."""
+        path = tuple(path)
+        if not path and self.start_line:
+            return self.start_line
+        return self.source.line(self.index, path) or 1
 
 
 @dataclass
@@ -58,7 +63,7 @@ def read_documents(files: list[tuple[Path, str]], variables: dict[str, Any],
             continue
         digest.update(display.encode() + b"\0" + rendered.encode() + b"\0")
         try:
-            parsed = load_all(rendered)
+            parsed = load_documents(rendered)
         except yaml.YAMLError as exc:
             line, problem = yaml_error_line(exc, rendered)
             sink.error(f"invalid YAML: {problem}", file=display, line=line)
@@ -70,9 +75,9 @@ def read_documents(files: list[tuple[Path, str]], variables: dict[str, Any],
             sink.error(f"invalid YAML: {exc}", file=display)
             continue
         source = SourceMap(rendered)
-        for index, data in enumerate(parsed):
+        for index, (data, start_line) in enumerate(parsed):
             if data is not None:
-                documents.append(RawDocument(display, index, data, source))
+                documents.append(RawDocument(display, index, data, source, start_line))
     return LoadedFiles(documents, digest.hexdigest())
 
 

@@ -148,23 +148,24 @@ class _Validator:
         """Turn ``{env: X}``/``{file: P}`` into SecretRefs; literal values are errors."""
         refs: dict[str, SecretRef] = {}
         for key, value in raw.items():
-            path = ["spec", "credentials", key]
-            where = {"file": doc.file, "line": doc.line(path), "address": address,
-                     "field": f"spec.credentials.{key}"}
+            def error(message: str, key: str = key) -> None:  # the line is looked up only here
+                self.sink.error(message, file=doc.file, line=doc.line(["spec", "credentials", key]),
+                                address=address, field=f"spec.credentials.{key}")
+
             if not isinstance(value, dict):
-                self.sink.error(f"{key} {_LITERAL_SECRET}", **where)
+                error(f"{key} {_LITERAL_SECRET}")
                 continue
             if len(value) != 1 or next(iter(value)) not in ("env", "file"):
-                self.sink.error("a secret reference has exactly one key, env or file: "
-                                "{env: VARIABLE} or {file: PATH}", **where)
+                error("a secret reference has exactly one key, env or file: "
+                      "{env: VARIABLE} or {file: PATH}")
                 continue
             source, target = next(iter(value.items()))
             if not isinstance(target, str) or not target:
-                self.sink.error(f"{source}: expected a non-empty string", **where)
+                error(f"{source}: expected a non-empty string")
             elif source == "env" and not _ENV_NAME.match(target):
                 # Not echoed: a value that is no variable name may be the secret itself.
-                self.sink.error("env: not a valid environment variable name (letters, digits and _, "
-                                "not starting with a digit)", **where)
+                error("env: not a valid environment variable name (letters, digits and _, "
+                      "not starting with a digit)")
             else:
                 refs[key] = SecretRef(source, target)
         return refs

@@ -50,10 +50,17 @@ def _now() -> datetime:
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; everything we hand out is timezone-aware UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+    """Everything we store and hand out is timezone-aware UTC.
+
+    SQLite returns naive datetimes (stored as UTC wall time, without offset); PostgreSQL
+    returns them in the session's time zone. Values going in are converted too: SQLite
+    would otherwise store another zone's wall time as if it were UTC.
+    """
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def _new_id() -> str:
@@ -87,7 +94,7 @@ class Platform:
         with self._tx() as conn:
             existing = set(inspect(conn).get_table_names())
             if t.meta.name in existing:
-                rows = dict(conn.execute(select(t.meta.c.key, t.meta.c.value)).tuples().all())
+                rows = {k: v for k, v in conn.execute(select(t.meta.c.key, t.meta.c.value))}
                 version = int(rows.get("schema_version", "0"))
                 if version > t.SCHEMA_VERSION:
                     raise SchemaVersionError(
@@ -120,7 +127,7 @@ class Platform:
             "secret_blob": self._sealer.seal({"config": dict(config or {}),
                                               "credentials": dict(credentials or {})}),
             "owner": owner, "created": now, "updated": now, "health": "unknown", "health_reason": "",
-            "health_checked_at": None, "token_expires_at": token_expires_at, "scopes": " ".join(scopes),
+            "health_checked_at": None, "token_expires_at": _utc(token_expires_at), "scopes": " ".join(scopes),
         }
         with self._tx() as conn:
             self._check_label_free(conn, label)
@@ -157,7 +164,7 @@ class Platform:
             stored["credentials"] = dict(credentials)
             values = {"secret_blob": self._sealer.seal(stored), "updated": _now(), "health": "healthy",
                       "health_reason": "", "health_checked_at": _now(),
-                      "token_expires_at": token_expires_at, "scopes": " ".join(scopes)}
+                      "token_expires_at": _utc(token_expires_at), "scopes": " ".join(scopes)}
             conn.execute(update(t.authorizations).where(t.authorizations.c.id == auth_id).values(**values))
             return _auth_record({**current, **values})
 
@@ -304,7 +311,7 @@ class Platform:
             links: dict[str, list[str]] = defaultdict(list)
             for job_id, auth_id in conn.execute(
                     select(t.job_auths.c.job_id, t.job_auths.c.auth_id).order_by(
-                        t.job_auths.c.job_id, t.job_auths.c.position)).tuples():
+                        t.job_auths.c.job_id, t.job_auths.c.position)):
                 links[job_id].append(auth_id)
             query = select(t.jobs)
             if not include_deleted:
@@ -312,7 +319,7 @@ class Platform:
             jobs = [_job_record(r, links.get(r["id"], ())) for r in conn.execute(query).mappings()]
             exp_links: dict[str, list[str]] = defaultdict(list)
             for exp_id, auth_id in conn.execute(
-                    select(t.experience_auths.c.experience_id, t.experience_auths.c.auth_id)).tuples():
+                    select(t.experience_auths.c.experience_id, t.experience_auths.c.auth_id)):
                 exp_links[exp_id].append(auth_id)
             experiences = [
                 ExperienceRecord(r["id"], r["name"], r["status"], tuple(exp_links.get(r["id"], ())),
@@ -336,7 +343,7 @@ class Platform:
                 conn.execute(insert(t.request_counts).values(auth_id=auth_id, hour=hour, count=count))
 
     def request_counts(self, auth_id: str, now: datetime | None = None) -> RequestCounts:
-        now = now or _now()
+        now = _utc(now) or _now()
         windows = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7),
                    "month": timedelta(days=30)}
         totals = {}
@@ -446,11 +453,17 @@ def open_platform(url: str, *, key_file: Path | None = None, mode: DeleteMode = 
     sealer = Sealer(load_or_create_key(key_file))
     platform = Platform(url, sealer, mode=mode, workflow_rule=workflow_rule)
     try:
-        platform._initialise()
-    except IntegrityError:  # another process initialised it at the same moment
-        platform._initialise()
+        try:
+            platform._initialise()
+        except IntegrityError:  # another process initialised it at the same moment
+            platform._initialise()
     except SQLAlchemyError as exc:
+        platform.close()
         raise DatabaseError(_explain_db_error(exc, url)) from None
+    except BaseException:
+        # A refused open (wrong key, newer schema) must leave no connection, -wal or -shm behind.
+        platform.close()
+        raise
     return platform
 
 

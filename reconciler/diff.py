@@ -1,0 +1,96 @@
+"""Field-level differences between what was applied/is live and what is desired. Pure.
+
+Hash first: most objects are unchanged, so each side is reduced to a digest of its
+canonical JSON and only objects whose digests differ go through deepdiff. Nothing here
+does I/O or sees a secret value; secrets arrive as fingerprints and leave as
+placeholders that still show a rotation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from deepdiff import DeepDiff
+
+SENSITIVE = "(sensitive)"
+SENSITIVE_ROTATED = "(sensitive, rotated)"
+WRITE_ONLY = "(write-only)"
+KNOWN_AFTER_APPLY = "(known after apply)"
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field: ``before`` -> ``after``. Sensitive values are placeholders, never secrets."""
+
+    path: str
+    before: Any
+    after: Any
+    sensitive: bool = False
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        data = {"path": self.path, "before": self.before, "after": self.after, "sensitive": self.sensitive}
+        if self.note:
+            data["note"] = self.note
+        return data
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def digest(value: Any) -> str:
+    """A short stable digest of a JSON-able value."""
+    return hashlib.sha256(canonical(value).encode()).hexdigest()[:16]
+
+
+def _path(parts: list[Any], prefix: str) -> str:
+    text = prefix
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def value_changes(before: Any, after: Any, prefix: str = "") -> list[FieldChange]:
+    """Changes between two JSON-able values, as (path, before, after), sorted by path.
+
+    Equal digests short-circuit; otherwise deepdiff names the deepest changed paths.
+    """
+    if digest(before) == digest(after):
+        return []
+    if not isinstance(before, (dict, list)) or not isinstance(after, (dict, list)) or type(before) is not type(after):
+        return [FieldChange(prefix, before, after)]
+    changes: list[FieldChange] = []
+    tree = DeepDiff(before, after, view="tree", verbose_level=2)
+    for report in tree.values():
+        for level in report:
+            parts = level.path(output_format="list")
+            t1 = None if _is_missing(level.t1) else level.t1
+            t2 = None if _is_missing(level.t2) else level.t2
+            changes.append(FieldChange(_path(parts, prefix), t1, t2))
+    changes.sort(key=lambda c: c.path)
+    return changes
+
+
+def _is_missing(value: Any) -> bool:
+    return type(value).__name__ == "NotPresent"
+
+
+def secret_change(path: str, applied: str | None, desired: str | None, unavailable: str) -> FieldChange | None:
+    """The change of one credential from fingerprints, or None when unchanged.
+
+    ``applied`` is state's fingerprint (None: never applied); ``desired`` is the fingerprint of
+    the value now (None: the value is not available, so it is not compared).
+    """
+    if desired is None:
+        if applied is None:
+            return FieldChange(path, None, SENSITIVE, sensitive=True, note=f"not compared: {unavailable}")
+        return None
+    if applied is None:
+        return FieldChange(path, None, SENSITIVE, sensitive=True)
+    if applied != desired:
+        return FieldChange(path, SENSITIVE, SENSITIVE_ROTATED, sensitive=True)
+    return None

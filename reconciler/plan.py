@@ -1,0 +1,180 @@
+"""A Plan is data: ordered actions with their changes, blockers and preconditions.
+
+Like Terraform's plans package: the action enum carries its display symbol, every
+action says why (``reasons``), what it waits for (``depends_on``), what stops it
+(``blocked_by``) and which live versions it relies on (``preconditions``), and the
+summary is derived, never stored. Rendering and applying both read this, and nothing
+here does I/O. ``planner.make_plan`` builds one.
+
+Phases fix the order apply must follow::
+
+    0  create authorizations (and the create half of a replace)
+    1  create/update jobs (rebinds onto new authorizations, resumes)
+    2  pause/delete jobs
+    3  delete authorizations (and the delete half of a replace)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from reconciler.diff import FieldChange
+
+FORMAT_VERSION = "1"
+
+
+class ActionKind(str, Enum):
+    """What happens to one object. The value is the stable JSON word."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+    REAUTHORIZE = "reauthorize"
+    NOOP = "noop"
+
+    @property
+    def symbol(self) -> str:
+        return _SYMBOLS[self]
+
+    @property
+    def is_change(self) -> bool:
+        return self is not ActionKind.NOOP
+
+
+_SYMBOLS = {
+    ActionKind.CREATE: "+", ActionKind.UPDATE: "~", ActionKind.REPLACE: "-/+", ActionKind.DELETE: "-",
+    ActionKind.REAUTHORIZE: "!", ActionKind.NOOP: " ",
+}
+SUMMARY_KINDS = ("create", "update", "replace", "delete", "reauthorize")
+
+
+class Phase(int, Enum):
+    CREATE_AUTHORIZATIONS = 0
+    APPLY_JOBS = 1
+    RETIRE_JOBS = 2
+    DELETE_AUTHORIZATIONS = 3
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """Something that stops an action: a job or experience using an authorization, or a label clash."""
+
+    kind: str  # "job" | "experience" | "authorization"
+    name: str
+    id: str
+    status: str
+    managed: bool
+
+    def describe(self) -> str:
+        who = "managed" if self.managed else "unmanaged"
+        return f"{self.kind} {self.name} (id {self.id}, {self.status}, {who})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "id": self.id, "status": self.status, "managed": self.managed}
+
+
+@dataclass(frozen=True)
+class Precondition:
+    """The live version of one object an action relies on; apply refuses if it moved."""
+
+    kind: str  # "authorization" | "job"
+    id: str
+    version: str  # digest of the fields that matter, or "absent"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "id": self.id, "version": self.version}
+
+
+@dataclass(frozen=True)
+class Action:
+    address: str  # "Authorization/fb-ads-prod"
+    kind: ActionKind
+    phase: Phase
+    live_id: str | None = None  # the object acted on (for replace: the old one)
+    changes: tuple[FieldChange, ...] = ()
+    reasons: tuple[str, ...] = ()
+    blocked_by: tuple[Blocker, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    waiting_for: tuple[str, ...] = ()  # authorizations that need a person (login) first
+    preconditions: tuple[Precondition, ...] = ()
+    warnings: tuple[str, ...] = ()
+    instruction: str = ""  # for reauthorize: what the person must run
+    forget_only: bool = False  # delete of an object already gone: only state is cleaned up
+
+    @property
+    def resource(self) -> str:
+        return self.address.split("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.address.split("/", 1)[1]
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.blocked_by)
+
+    def sort_key(self) -> tuple[int, str, str]:
+        return (self.phase.value, self.resource, self.name)
+
+
+@dataclass(frozen=True)
+class UnmanagedObject:
+    kind: str
+    id: str
+    name: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "id": self.id, "name": self.name}
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """Where a plan came from; saved plans are checked against it at apply."""
+
+    environment: str | None
+    manifest_digest: str
+    state_serial: int
+    state_lineage: str | None
+    backend: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: tuple[Action, ...]  # every change, in apply order (noops excluded)
+    noop_count: int
+    warnings: tuple[str, ...]
+    unmanaged: tuple[UnmanagedObject, ...]
+    context: PlanContext
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, int]:
+        counts = {kind: 0 for kind in SUMMARY_KINDS}
+        for action in self.actions:
+            counts[action.kind.value] += 1
+        counts["blocked"] = sum(1 for a in self.actions if a.blocked)
+        counts["noop"] = self.noop_count
+        return counts
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.actions)
+
+    @property
+    def has_blocked(self) -> bool:
+        return any(a.blocked for a in self.actions)
+
+    def summary_line(self) -> str:
+        counts = self.summary()
+        if not self.actions:
+            return "No changes. Live state matches the manifests."
+        parts = [f"{counts['create']} to create", f"{counts['update']} to update",
+                 f"{counts['replace']} to replace", f"{counts['delete']} to delete"]
+        text = "Plan: " + ", ".join(parts)
+        if counts["blocked"]:
+            text += f" ({counts['blocked']} BLOCKED)"
+        if counts["reauthorize"]:
+            text += f", {counts['reauthorize']} to reauthorize"
+        return text + "."

@@ -1,0 +1,75 @@
+"""Markdown plan for pull-request comments: summary table, blocked first, details folded.
+
+Rendered from the JSON form; deterministic; truncated with a note beyond 60,000
+characters (GitHub refuses comments over 65,536).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.plan import Plan
+from reconciler.render.plan_json import plan_to_dict
+from reconciler.render.plan_text import change_line
+
+MAX_CHARS = 60_000
+TITLE = "### authctl plan"
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _action_block(action: dict[str, Any]) -> list[str]:
+    flag = " **BLOCKED**" if action["blocked"] else ""
+    lines = [f"<details><summary><code>{action['symbol']}</code> <code>{_escape(action['address'])}</code> "
+             f"{action['action']}{flag}</summary>", "", "```diff"]
+    prefix = {"create": "+", "delete": "-", "update": "!", "replace": "!", "reauthorize": "#"}.get(action["action"], " ")
+    for reason in action["reasons"]:
+        lines.append(f"# {reason}")
+    for change in action["changes"]:
+        lines.append(f"{prefix} {change_line(change)}")
+    for blocker in action["blocked_by"]:
+        who = "managed" if blocker["managed"] else "unmanaged"
+        lines.append(f"- blocked by {blocker['kind']} {blocker['name']} (id {blocker['id']}, {blocker['status']}, {who})")
+    if action.get("instruction"):
+        lines.append(f"# {action['instruction']}")
+    lines += ["```", "", "</details>"]
+    return lines
+
+
+def render_markdown(plan: Plan) -> str:
+    data = plan_to_dict(plan)
+    s = data["summary"]
+    out = [TITLE, "", f"**{data['summary_line']}**", "",
+           "| create | update | replace | delete | blocked | reauthorize | unchanged |",
+           "|---:|---:|---:|---:|---:|---:|---:|",
+           f"| {s['create']} | {s['update']} | {s['replace']} | {s['delete']} | {s['blocked']} | "
+           f"{s['reauthorize']} | {s['noop']} |", ""]
+    blocked = [a for a in data["actions"] if a["blocked"]]
+    if blocked:
+        out += ["#### :no_entry: Blocked", ""]
+        for action in blocked:
+            names = "; ".join(f"{b['kind']} `{_escape(b['name'])}` ({b['status']}, "
+                              f"{'managed' if b['managed'] else 'unmanaged'})" for b in action["blocked_by"])
+            out.append(f"- `{_escape(action['address'])}` ({action['action']}) is blocked by {names}")
+        out.append("")
+    if data["warnings"]:
+        out += ["#### :warning: Warnings", ""] + [f"- {_escape(w)}" for w in data["warnings"]] + [""]
+    if data["actions"]:
+        out += ["#### Changes", ""]
+    footer = [f"<sub>{len(data['unmanaged'])} unmanaged objects not changed · environment "
+              f"`{data['context']['environment'] or 'default'}` · manifests `{data['context']['manifest_digest'][:12]}`"
+              "</sub>", ""]
+    size = sum(len(line) + 1 for line in out + footer)
+    for index, action in enumerate(data["actions"]):
+        block = _action_block(action)
+        block_size = sum(len(line) + 1 for line in block)
+        if size + block_size > MAX_CHARS:
+            left = len(data["actions"]) - index
+            out += ["", f"_… {left} more actions not shown: the comment is limited to {MAX_CHARS:,} characters. "
+                        "Run `authctl plan` for the full plan._", ""]
+            break
+        out += block
+        size += block_size
+    return "\n".join(out + [""] + footer)

@@ -1,0 +1,98 @@
+"""Human plan output for terminals and CI logs: summary first, then actions, then warnings.
+
+Renders the JSON form (render/plan_json.py) and computes nothing of its own. The
+summary is repeated at the end of long plans so it is never buried.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from reconciler.plan import Plan
+from reconciler.render.plan_json import plan_to_dict
+
+STYLES = {"create": "green", "update": "yellow", "replace": "magenta", "delete": "red", "reauthorize": "cyan"}
+VERBS = {"create": "will be created", "update": "will be updated in place",
+         "replace": "will be replaced (create new, move jobs, delete old)", "delete": "will be deleted",
+         "reauthorize": "needs a person to reauthorize"}
+LONG_PLAN_LINES = 40
+UNMANAGED_SHOWN = 10
+
+
+def show_value(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, str):
+        return value if value.startswith("(") and value.endswith(")") else json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def change_line(change: dict[str, Any]) -> str:
+    path, before, after = change["path"], change["before"], change["after"]
+    if before is None:
+        text = f"{path}: {show_value(after)}"
+    elif after is None:
+        text = f"{path}: {show_value(before)} -> (removed)"
+    else:
+        text = f"{path}: {show_value(before)} -> {show_value(after)}"
+    if change.get("note"):
+        text = f"{path}: (sensitive, {change['note']})" if change["sensitive"] and after is not None and before is None \
+            else f"{text} ({change['note']})"
+    return text
+
+
+def action_lines(action: dict[str, Any]) -> list[Text]:
+    kind = action["action"]
+    head = Text(f"{action['symbol']} {action['address']} ", style=STYLES.get(kind, ""))
+    head.append(VERBS.get(kind, kind), style="")
+    if action["blocked"]:
+        head.append("  BLOCKED", style="bold red")
+    lines = [head]
+    for reason in action["reasons"]:
+        lines.append(Text(f"    # {reason}", style="dim"))
+    for change in action["changes"]:
+        lines.append(Text(f"    {change_line(change)}"))
+    for blocker in action["blocked_by"]:
+        who = "managed" if blocker["managed"] else "unmanaged"
+        lines.append(Text(f"    blocked by {blocker['kind']} {blocker['name']} (id {blocker['id']}, "
+                          f"{blocker['status']}, {who})", style="red"))
+    if action.get("instruction"):
+        lines.append(Text(f"    -> {action['instruction']}", style="cyan"))
+    for waiting in action["waiting_for"]:
+        lines.append(Text(f"    waits for {waiting} (a person must log in first)", style="cyan"))
+    for warning in action["warnings"]:
+        lines.append(Text(f"    warning: {warning}", style="yellow"))
+    return lines
+
+
+def render_text(plan: Plan) -> RenderableType:
+    data = plan_to_dict(plan)
+    style = "bold red" if plan.has_blocked else "bold"
+    parts: list[RenderableType] = [Text(data["summary_line"], style=style)]
+    body: list[Text] = []
+    for action in data["actions"]:
+        body.append(Text(""))
+        body.extend(action_lines(action))
+    parts.extend(body)
+    if data["warnings"]:
+        parts.append(Text(""))
+        parts.append(Text("Warnings:", style="bold yellow"))
+        parts.extend(Text(f"  - {w}", style="yellow") for w in data["warnings"])
+    if data["unmanaged"]:
+        parts.append(Text(""))
+        names = ", ".join(f"{u['kind']} {u['name']}" for u in data["unmanaged"][:UNMANAGED_SHOWN])
+        more = len(data["unmanaged"]) - UNMANAGED_SHOWN
+        tail = f" and {more} more" if more > 0 else ""
+        parts.append(Text(f"Unmanaged (not changed): {names}{tail}.", style="dim"))
+    if plan.has_blocked:
+        parts.append(Text(""))
+        parts.append(Text("Blocked actions cannot be applied until the jobs or experiences named above stop "
+                          "using the authorization; apply skips them and exits 3.", style="red"))
+    if len(body) > LONG_PLAN_LINES:
+        parts.append(Text(""))
+        parts.append(Text(data["summary_line"], style=style))
+    return Group(*parts)
