@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from reconciler.errors import CatalogError
 from reconciler.yamlsource import StrictLoader, yaml_error_line
@@ -174,17 +182,26 @@ class ProviderSpec(_Strict):
                     }
         return data
 
-    @model_validator(mode="after")
-    def _workflows_known(self) -> ProviderSpec:
-        if not self.methods:
+    @field_validator("methods")
+    @classmethod
+    def _has_methods(cls, value: dict[str, MethodSpec]) -> dict[str, MethodSpec]:
+        if not value:
             raise ValueError("a provider needs at least one method")
-        if self.workflows:
-            for method in self.methods.values():
-                unknown = [w for w in method.workflows if w not in self.workflows]
+        return value
+
+    @field_validator("workflows")
+    @classmethod
+    def _workflows_known(cls, value: dict[str, WorkflowSpec], info: ValidationInfo,
+                         ) -> dict[str, WorkflowSpec]:
+        """Declared workflows cover every workflow the methods list (errors name ``workflows``)."""
+        methods = info.data.get("methods") or {}
+        if value:
+            for method in methods.values():
+                unknown = [w for w in method.workflows if w not in value]
                 if unknown:
                     raise ValueError(f"method {method.name} lists workflows not declared under "
                                      f"'workflows': {', '.join(unknown)}")
-        return self
+        return value
 
 
 @dataclass(frozen=True)
@@ -232,8 +249,19 @@ def did_you_mean(word: str, choices: object) -> str:
 
 
 def builtin_providers_dir() -> Path:
-    import providers
+    """The built-in catalog: the ``providers`` package installed beside ``reconciler``.
 
+    Found next to this package rather than by ``import providers``, which a folder named
+    ``providers/`` in the current directory (a natural place for a workspace's own
+    provider files) would shadow under ``python -m reconciler``.
+    """
+    sibling = Path(__file__).resolve().parent.parent / "providers"
+    if (sibling / "__init__.py").is_file():
+        return sibling
+    import providers  # an unusual layout: trust the import system
+
+    if providers.__file__ is None:
+        raise CatalogError("the built-in provider catalog (package providers) is not installed")
     return Path(providers.__file__).parent
 
 

@@ -12,6 +12,7 @@ Phases fix the order apply must follow::
     1  create/update jobs (rebinds onto new authorizations, resumes)
     2  pause/delete jobs
     3  delete authorizations (and the delete half of a replace)
+    4  finalize: label renames that had to wait for a delete (labels are unique)
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class Phase(int, Enum):
     APPLY_JOBS = 1
     RETIRE_JOBS = 2
     DELETE_AUTHORIZATIONS = 3
+    FINALIZE = 4
 
 
 @dataclass(frozen=True)

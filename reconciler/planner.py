@@ -10,6 +10,7 @@ guard runs last, when the plan knows which jobs it deletes or rebinds itself.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +25,9 @@ from reconciler.state import ManagedObject
 RUNNING_LIKE = frozenset({"runnable", "running", "sleeping", "initializing", "resuming"})
 PAUSED_LIKE = frozenset({"paused", "pausing"})
 AUTH, JOB = "Authorization", "Job"
+# State kind for the old half of a replace whose delete has not happened yet (Terraform's
+# "deposed" object): planned as a guarded delete until it is gone.
+DEPOSED = "DeposedAuthorization"
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,9 @@ class _Planner:
                     + value_changes(live.description, d.description, "description"))
         pre = (Precondition("authorization", live.id, auth_version(live)),)
         if replace_reasons and not is_oauth:
+            if d.label.casefold() == live.label.casefold():
+                replace_reasons.append("the new authorization carries a temporary label until the old one is "
+                                       "deleted (labels are unique)")
             return Action(d.address, ActionKind.REPLACE, Phase.CREATE_AUTHORIZATIONS, live.id,
                           tuple(changes + editable), tuple(replace_reasons), preconditions=pre)
         if is_oauth and (live.health == "unhealthy" or replace_reasons):
@@ -99,9 +106,26 @@ class _Planner:
                           tuple(editable), tuple(reasons), preconditions=pre,
                           instruction=f"run `authctl reauth {d.name}` (same id: jobs keep working)")
         if editable:
-            return Action(d.address, ActionKind.UPDATE, Phase.CREATE_AUTHORIZATIONS, live.id, tuple(editable),
-                          ("label and description are edited in place",), preconditions=pre)
+            return self._label_update(d, live, tuple(editable), pre)
         return Action(d.address, ActionKind.NOOP, Phase.CREATE_AUTHORIZATIONS, live.id)
+
+    def _label_update(self, d: DesiredAuthorization, live: LiveAuthorization, changes: tuple[FieldChange, ...],
+                      pre: tuple[Precondition, ...]) -> Action:
+        """An in-place edit; a label still held by an object this plan deletes waits for that delete."""
+        holders = [a for a in self._labels.get(d.label.casefold(), []) if a.id != live.id]
+        retiring = {o.live_id: o for o in self.inp.managed.values()
+                    if o.kind == DEPOSED or (o.kind == AUTH and o.name not in self.inp.desired.authorizations)}
+        reasons = ["label and description are edited in place"]
+        if holders and all(h.id in retiring for h in holders):
+            deps = tuple(sorted(_removal_address(retiring[h.id]) for h in holders))
+            reasons.append("the label is still held by an authorization this plan deletes: renamed after it")
+            return Action(d.address, ActionKind.UPDATE, Phase.FINALIZE, live.id, changes, tuple(reasons),
+                          depends_on=deps, preconditions=pre)
+        managed_ids = self._managed_auth_ids
+        blockers = tuple(Blocker("authorization", h.label, h.id, "label already in use", False)
+                         for h in holders if h.id not in managed_ids and h.id not in retiring)
+        return Action(d.address, ActionKind.UPDATE, Phase.CREATE_AUTHORIZATIONS, live.id, changes, tuple(reasons),
+                      blocked_by=blockers, preconditions=pre)
 
     def _new_authorization(self, d: DesiredAuthorization, fps: AuthFingerprints, is_oauth: bool,
                            recreated: bool) -> Action:
@@ -124,14 +148,28 @@ class _Planner:
                       tuple(reasons), blocked_by=blockers)
 
     def _label_clash(self, d: DesiredAuthorization) -> tuple[Blocker, ...]:
-        """An unmanaged live authorization already holding this label would make the create fail."""
-        managed_ids = {o.live_id for (k, _), o in self.inp.managed.items() if k == AUTH}
-        wanted = d.label.casefold()
+        """An unmanaged live authorization already holding this label would make the create fail.
+
+        A label held by a managed object is fine: apply creates with a temporary label and
+        renames once the holder is deleted (or the holder is renamed in this same plan).
+        """
+        managed_ids = self._managed_auth_ids
         return tuple(
             Blocker("authorization", a.label, a.id, "label already in use", False)
-            for a in sorted(self.snapshot.authorizations.values(), key=lambda a: a.id)
-            if a.label.casefold() == wanted and a.id not in managed_ids
+            for a in sorted(self._labels.get(d.label.casefold(), []), key=lambda a: a.id)
+            if a.id not in managed_ids
         )
+
+    @cached_property
+    def _labels(self) -> dict[str, list[LiveAuthorization]]:
+        index: dict[str, list[LiveAuthorization]] = {}
+        for auth in self.snapshot.authorizations.values():
+            index.setdefault(auth.label.casefold(), []).append(auth)
+        return index
+
+    @cached_property
+    def _managed_auth_ids(self) -> set[str]:
+        return {o.live_id for o in self.inp.managed.values() if o.kind in (AUTH, DEPOSED)}
 
     def _immutable_changes(self, d: DesiredAuthorization, obj: ManagedObject, live: LiveAuthorization,
                            fps: AuthFingerprints) -> tuple[list[FieldChange], list[str]]:
@@ -240,9 +278,11 @@ class _Planner:
     def plan_removals(self) -> list[Action]:
         actions = []
         for (kind, name), obj in sorted(self.inp.managed.items()):
-            desired = self.inp.desired.authorizations if kind == AUTH else self.inp.desired.jobs
-            if name in desired:
+            desired = self.inp.desired.jobs if kind == JOB else self.inp.desired.authorizations
+            if kind != DEPOSED and name in desired:
                 continue
+            if kind == DEPOSED:
+                kind = AUTH  # the old half of a replace: a guarded delete like any other
             table = self.snapshot.authorizations if kind == AUTH else self.snapshot.jobs
             live = table.get(obj.live_id)
             gone = live is None or getattr(live, "status", "") == "deleted"
@@ -252,11 +292,12 @@ class _Planner:
                 pre = ((Precondition("authorization", live.id, auth_version(live)),) if kind == AUTH
                        else (Precondition("job", live.id, job_version(live)),))
             reasons = ("already gone from the platform; only state is cleaned up",) if gone else (
-                "removed from the manifests",)
+                ("the old half of a replace, still to be deleted",) if obj.kind == DEPOSED else
+                ("removed from the manifests",))
             changes = () if gone else ((FieldChange("label" if kind == AUTH else "name",
                                                     getattr(live, "label", None) or getattr(live, "name", None),
                                                     None),))
-            actions.append(Action(f"{kind}/{name}", ActionKind.DELETE, phase, obj.live_id, changes, reasons,
+            actions.append(Action(_removal_address(obj), ActionKind.DELETE, phase, obj.live_id, changes, reasons,
                                   preconditions=pre, forget_only=gone))
         return actions
 
@@ -307,6 +348,12 @@ class _Planner:
         items += [UnmanagedObject("job", j.id, j.name) for j in self.snapshot.jobs.values()
                   if j.id not in managed_ids and j.status != "deleted"]
         return tuple(sorted(items, key=lambda u: (u.kind, u.name, u.id)))
+
+
+def _removal_address(obj: ManagedObject) -> str:
+    if obj.kind == DEPOSED:
+        return f"{AUTH}/{obj.applied.get('replaced_by', '?')} (deposed {obj.live_id})"
+    return obj.address
 
 
 def make_plan(inp: PlanInput) -> Plan:

@@ -17,7 +17,7 @@ from reconciler.catalog import Catalog, load_catalog
 from reconciler.db import sqlite_path
 from reconciler.live import Snapshot
 from reconciler.manifest import LoadResult, load_desired
-from reconciler.manifest.fingerprints import fingerprint_desired
+from reconciler.manifest.fingerprints import AuthFingerprints, fingerprint_desired
 from reconciler.plan import Plan, PlanContext
 from reconciler.planner import PlanInput, make_plan
 from reconciler.state import StateMeta, StateStore
@@ -35,6 +35,7 @@ class PlanningSession:
     state: StateStore | None
     meta: StateMeta | None
     hmac_key: bytes
+    fingerprints: dict[str, AuthFingerprints] | None = None  # computed once, reused by apply
 
     def close(self) -> None:
         self.backend.close()
@@ -70,7 +71,9 @@ def plan_with(session: PlanningSession, snapshot: Snapshot | None = None, now: d
     snapshot = snapshot if snapshot is not None else session.backend.snapshot()
     managed = session.state.managed() if session.state else {}
     desired = session.loaded.desired
-    fingerprints = fingerprint_desired(desired, session.hmac_key, session.workspace.root)
+    if session.fingerprints is None:
+        session.fingerprints = fingerprint_desired(desired, session.hmac_key, session.workspace.root)
+    fingerprints = session.fingerprints
     context = PlanContext(
         environment=desired.environment, manifest_digest=desired.digest,
         state_serial=session.meta.serial if session.meta else 0,

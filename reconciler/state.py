@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import (
     Column,
     Connection,
+    Index,
     DateTime,
     Integer,
     MetaData,
@@ -68,12 +69,13 @@ _locks = Table(
 _journal = Table(
     "journal", _md,
     Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("apply_id", String(36), nullable=False, index=True),
-    Column("address", String(160), nullable=False),
+    Column("apply_id", String(36), nullable=False),
+    Column("address", String(200), nullable=False),
     Column("action", String(32), nullable=False),
     Column("phase", String(16), nullable=False),  # intent | done | failed
     Column("detail", Text, nullable=False, default="{}"),
     Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_journal_apply_address", "apply_id", "address", "action"),
 )
 
 
@@ -233,10 +235,16 @@ class StateStore:
         """Insert or replace one managed object."""
         values = {"live_id": obj.live_id, "fingerprints": json.dumps(obj.fingerprints, sort_keys=True),
                   "applied": json.dumps(obj.applied, sort_keys=True), "applied_at": _utc(obj.applied_at)}
-        with self._tx() as conn:
-            key = (_managed.c.kind == obj.kind) & (_managed.c.name == obj.name)
-            if conn.execute(update(_managed).where(key).values(**values)).rowcount == 0:
-                conn.execute(insert(_managed).values(kind=obj.kind, name=obj.name, **values))
+        key = (_managed.c.kind == obj.kind) & (_managed.c.name == obj.name)
+        for attempt in range(3):
+            try:
+                with self._tx() as conn:
+                    if conn.execute(update(_managed).where(key).values(**values)).rowcount == 0:
+                        conn.execute(insert(_managed).values(kind=obj.kind, name=obj.name, **values))
+                return
+            except IntegrityError:  # PostgreSQL: another writer inserted the same key first; update it
+                if attempt == 2:
+                    raise
 
     def remove(self, kind: str, name: str) -> None:
         with self._tx() as conn:
@@ -244,7 +252,9 @@ class StateStore:
 
     def bump_serial(self) -> int:
         with self._tx() as conn:
-            serial = int(self._meta_rows(conn)["serial"]) + 1
+            # FOR UPDATE: on PostgreSQL two concurrent bumps would otherwise both read n and write n+1.
+            current = conn.execute(select(_meta.c.value).where(_meta.c.key == "serial").with_for_update()).scalar_one()
+            serial = int(current) + 1
             conn.execute(update(_meta).where(_meta.c.key == "serial").values(value=str(serial)))
         return serial
 
@@ -265,15 +275,19 @@ class StateStore:
         info = LockInfo(str(uuid.uuid4()), holder, socket.gethostname(), os.getpid(), operation,
                         _now().replace(microsecond=0))
         while True:
-            with self._tx() as conn:
-                row = conn.execute(select(_locks).where(_locks.c.name == name)).mappings().first()
-                current = _lock_info(row) if row else None
-                if current is not None and _is_orphaned(current):
-                    conn.execute(delete(_locks).where(_locks.c.name == name))
-                    current = None
-                if current is None:
-                    conn.execute(insert(_locks).values(name=name, **info.__dict__))
-                    return info
+            try:
+                with self._tx() as conn:
+                    row = conn.execute(select(_locks).where(_locks.c.name == name)).mappings().first()
+                    current = _lock_info(row) if row else None
+                    if current is not None and _is_orphaned(current):
+                        conn.execute(delete(_locks).where((_locks.c.name == name)
+                                                          & (_locks.c.lock_id == current.lock_id)))
+                        current = None
+                    if current is None:
+                        conn.execute(insert(_locks).values(name=name, **info.__dict__))
+                        return info
+            except IntegrityError:
+                continue  # PostgreSQL: another process inserted its lock at the same moment; read whose
             if time.monotonic() >= deadline:
                 raise LockHeldError(f"the state is locked: {current.describe()}", lock_id=current.lock_id,
                                     holder=current.holder)
@@ -298,9 +312,39 @@ class StateStore:
     # -- the journal -----------------------------------------------------------------------------
     def journal(self, apply_id: str, address: str, action: str, phase: str, detail: dict[str, Any]) -> None:
         """Append one entry; written before and after every mutating call of an apply."""
+        self.record(apply_id, address, action, phase, detail)
+
+    def record(self, apply_id: str, address: str, action: str, phase: str, detail: dict[str, Any], *,
+               puts: tuple[ManagedObject, ...] = (), removes: tuple[tuple[str, str], ...] = ()) -> None:
+        """One journal entry and the state changes it reports, in a single transaction.
+
+        Writing the result and the state change together leaves exactly two crash windows
+        per call (before it, or between the platform call and this), and recovery
+        handles both by looking at the platform.
+        """
         with self._tx() as conn:
+            for kind, name in removes:
+                conn.execute(delete(_managed).where((_managed.c.kind == kind) & (_managed.c.name == name)))
+            for obj in puts:
+                conn.execute(delete(_managed).where((_managed.c.kind == obj.kind) & (_managed.c.name == obj.name)))
+                conn.execute(insert(_managed).values(
+                    kind=obj.kind, name=obj.name, live_id=obj.live_id,
+                    fingerprints=json.dumps(obj.fingerprints, sort_keys=True),
+                    applied=json.dumps(obj.applied, sort_keys=True), applied_at=obj.applied_at))
             conn.execute(insert(_journal).values(apply_id=apply_id, address=address, action=action, phase=phase,
                                                  detail=json.dumps(detail, sort_keys=True), at=_now()))
+
+    def pending_intents(self) -> list[JournalEntry]:
+        """Intents with no outcome recorded: calls an apply made but did not finish recording."""
+        outcome = _journal.alias("outcome")
+        closed = (select(outcome.c.seq).where(
+            (outcome.c.apply_id == _journal.c.apply_id) & (outcome.c.address == _journal.c.address)
+            & (outcome.c.action == _journal.c.action) & (outcome.c.phase != "intent")).exists())
+        query = select(_journal).where((_journal.c.phase == "intent") & ~closed).order_by(_journal.c.seq)
+        with self._tx() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [JournalEntry(r["seq"], r["apply_id"], r["address"], r["action"], r["phase"],
+                             json.loads(r["detail"]), _utc(r["at"])) for r in rows]
 
     def journal_entries(self, apply_id: str | None = None) -> list[JournalEntry]:
         query = select(_journal).order_by(_journal.c.seq)

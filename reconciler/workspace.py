@@ -114,13 +114,19 @@ class Workspace:
         return f"sqlite:///{path}"
 
     def manifest_files(self) -> list[Path]:
-        """Every ``*.yaml``/``*.yml`` below the root, skipping dot-folders and .venv.
+        """Every ``*.yaml``/``*.yml`` below the root, skipping dot-folders, .venv and the
+        workspace's own provider folders (``providers:`` in authctl.yaml hold catalog files).
 
         Sorted by relative path so that every command sees the same order.
         """
         found: list[Path] = []
+        provider_dirs = {os.path.normpath(p) for p in self.provider_dirs()}
         for directory, subdirs, files in os.walk(self.root):
-            subdirs[:] = sorted(d for d in subdirs if not d.startswith(".") and d not in SKIPPED_DIRS)
+            subdirs[:] = sorted(
+                d for d in subdirs
+                if not d.startswith(".") and d not in SKIPPED_DIRS
+                and os.path.normpath(os.path.join(directory, d)) not in provider_dirs
+            )
             base = Path(directory)
             for name in files:
                 if name.endswith(MANIFEST_SUFFIXES) and not name.startswith("."):

@@ -16,6 +16,7 @@ to the standard constructor, so what it builds and the errors it raises are PyYA
 from __future__ import annotations
 
 from collections.abc import Sequence
+from sys import intern as _intern
 from typing import Any
 
 import yaml
@@ -94,7 +95,7 @@ class StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
                 if key_node.__class__ is not yaml.ScalarNode or key_node.tag != _STR_TAG:
                     keys = None  # merge key, non-string key: PyYAML's rules apply
                     break
-                keys.append(key_node.value)
+                keys.append(_intern(key_node.value))  # one str per distinct key, not per use
             if keys is not None and len(set(keys)) == len(keys):  # duplicates: the error below
                 build = self._build
                 return {key: build(value, seen) for key, (_, value) in zip(keys, node.value)}

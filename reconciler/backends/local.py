@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -16,26 +17,33 @@ from reconciler.backends.base import AuthorizationRequest, JobRequest, UsageCoun
 from reconciler.errors import DatabaseError, PermanentBackendError, PlatformError, TemporaryBackendError
 from reconciler.live import LiveAuthorization, LiveExperience, LiveJob, Reference, Snapshot, display_status
 from reconciler.platform import AuthRecord, ExperienceRecord, JobRecord, Platform
+from reconciler.platform.store import paused_gc
 
 T = TypeVar("T")
 
 
-def to_live_authorization(record: AuthRecord) -> LiveAuthorization:
-    return LiveAuthorization(
-        id=record.id, provider=record.provider, method=record.method, type=record.type, label=record.label,
-        description=record.description, health=record.health, health_reason=record.health_reason,
-        owner=record.owner, created=record.created, updated=record.updated,
-        health_checked_at=record.health_checked_at, token_expires_at=record.token_expires_at,
-        scopes=record.scopes,
-    )
+# The two converters below run once per object in every snapshot, so they pass fields
+# positionally (about twice as fast as keywords); _FIELD_ORDER pins the order they assume.
+def to_live_authorization(r: AuthRecord) -> LiveAuthorization:
+    return LiveAuthorization(r.id, r.provider, r.method, r.type, r.label, r.description, r.health, r.health_reason,
+                             r.owner, r.created, r.updated, r.health_checked_at, r.token_expires_at, r.scopes)
 
 
-def to_live_job(record: JobRecord) -> LiveJob:
-    return LiveJob(
-        id=record.id, name=record.name, workflow=record.workflow, status=record.status,
-        auth_ids=record.auth_ids, config=record.config, description=record.description, owner=record.owner,
-        created=record.created, updated=record.updated,
-    )
+def to_live_job(r: JobRecord) -> LiveJob:
+    return LiveJob(r.id, r.name, r.workflow, r.status, r.auth_ids, r.config, r.description, r.owner, r.created,
+                   r.updated)
+
+
+_FIELD_ORDER = {
+    LiveAuthorization: ("id", "provider", "method", "type", "label", "description", "health", "health_reason",
+                        "owner", "created", "updated", "health_checked_at", "token_expires_at", "scopes"),
+    LiveJob: ("id", "name", "workflow", "status", "auth_ids", "config", "description", "owner", "created",
+              "updated"),
+}
+for _cls, _names in _FIELD_ORDER.items():
+    if tuple(f.name for f in fields(_cls)) != _names:  # live.py changed: update the converters
+        raise ImportError(f"reconciler.backends.local builds {_cls.__name__} positionally from {_names}; "
+                          "its fields changed")
 
 
 def to_live_experience(record: ExperienceRecord) -> LiveExperience:
@@ -66,14 +74,17 @@ class LocalBackend:
             return func()
 
     def snapshot(self) -> Snapshot:
-        with _translated():
-            raw = self.platform.snapshot()
-        return Snapshot(
-            authorizations={r.id: to_live_authorization(r) for r in raw.authorizations},
-            jobs={r.id: to_live_job(r) for r in raw.jobs},
-            experiences={r.id: to_live_experience(r) for r in raw.experiences},
-            taken_at=datetime.now(UTC), calls=raw.queries,
-        )
+        with paused_gc():  # tens of thousands of records: see paused_gc
+            with _translated():
+                raw = self.platform.snapshot()
+            snapshot = Snapshot(
+                authorizations={r.id: to_live_authorization(r) for r in raw.authorizations},
+                jobs={r.id: to_live_job(r) for r in raw.jobs},
+                experiences={r.id: to_live_experience(r) for r in raw.experiences},
+                taken_at=datetime.now(UTC), calls=raw.queries,
+            )
+            del raw  # freed now, so the collector's next pass does not walk the platform records
+        return snapshot
 
     def references(self, auth_id: str) -> list[Reference]:
         with _translated():

@@ -30,9 +30,9 @@ def cli(debug: bool) -> None:
 
 
 def _register_commands() -> None:
-    from reconciler.cli import manifests, planning, platform, views
+    from reconciler.cli import apply, manifests, planning, platform, views
 
-    for module in (manifests, planning, views, platform):
+    for module in (manifests, planning, apply, views, platform):
         for command in module.COMMANDS:
             cli.add_command(command)
 

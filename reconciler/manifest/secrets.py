@@ -55,6 +55,14 @@ class SecretValue:
     def __reduce__(self) -> object:  # pickling would write the value somewhere
         raise TypeError("SecretValue cannot be pickled")
 
+    # Immutable, so copies are the object itself; without these, copy.deepcopy (and so
+    # dataclasses.asdict on anything holding a secret) would go through __reduce__ and fail.
+    def __copy__(self) -> SecretValue:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> SecretValue:
+        return self
+
 
 @dataclass(frozen=True)
 class SecretRef:

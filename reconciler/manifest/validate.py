@@ -10,6 +10,7 @@ near name exists, suggests it. No message ever echoes a credential value.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -309,7 +310,7 @@ def _check_value(spec: FieldSpec, value: Any) -> str | None:
     return None
 
 
-def validate_documents(documents: list[RawDocument], catalog: Catalog, sink: DiagnosticSink,
+def validate_documents(documents: Iterable[RawDocument], catalog: Catalog, sink: DiagnosticSink,
                        ) -> tuple[dict[str, DesiredAuthorization], dict[str, DesiredJob]]:
     """Check every document; returns what validated (the sink says whether all did)."""
     validator = _Validator(catalog, sink)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +30,34 @@ def load_or_create_key(key_file: Path | None) -> bytes:
         return key
     if key_file is None:
         raise EncryptionKeyError(f"no platform key: set {KEY_ENV} (a Fernet key) for this database")
-    if key_file.exists():
-        key = key_file.read_bytes().strip()
-        _check_format(key, str(key_file))
-        return key
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    key = Fernet.generate_key()
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key + b"\n")
+    if not key_file.exists():
+        _create_key_file(key_file)
+    key = key_file.read_bytes().strip()
+    _check_format(key, str(key_file))
     return key
+
+
+def _create_key_file(key_file: Path) -> None:
+    """Write a new key atomically: two processes opening a new database at once must agree.
+
+    The key is written in full to a private temporary file that is then hard-linked into
+    place; a link never replaces an existing file, so whoever links first wins and
+    everybody else reads that complete key (never a half-written one).
+    """
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    temp = key_file.with_name(f".{key_file.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(Fernet.generate_key() + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temp, key_file)
+        except FileExistsError:
+            pass  # another process created it first: use theirs
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def _check_format(key: bytes, where: str) -> None:

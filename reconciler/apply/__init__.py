@@ -1,0 +1,135 @@
+"""Apply: execute a plan safely. Lock, recover, (re)plan, check, resolve secrets, run, record.
+
+The order matters and is the whole safety story:
+
+1. take the state lock (one apply at a time; a dead holder on this host is taken over);
+2. settle any half-recorded calls of a killed apply (recovery.py), so nothing is duplicated;
+3. plan against a fresh snapshot; a saved plan must still hold object by object;
+4. resolve every secret the plan needs before the first change (missing -> nothing changes);
+5. run the steps in phase order with bounded concurrency; every delete re-reads the
+   authorization's references right before it;
+6. bump the state serial when anything changed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.apply.executor import Executor
+from reconciler.apply.hooks import ApplyHook, SilentHook
+from reconciler.apply.operations import ApplyContext, RetryPolicy
+from reconciler.apply.recovery import recover
+from reconciler.apply.results import ApplyReport, ResultCode, StepResult
+from reconciler.apply.staleness import StalePlanError, stale_reasons
+from reconciler.errors import SecretError
+from reconciler.manifest.secrets import SecretValue
+from reconciler.plan import ActionKind, Plan
+from reconciler.planner import AUTH
+from reconciler.planning import PlanningSession, plan_with
+
+__all__ = ["ApplyHook", "ApplyOptions", "ApplyReport", "PreparedApply", "ResultCode", "StalePlanError",
+           "StepResult", "execute", "prepare"]
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    parallelism: int = 4
+    lock_timeout: float = 0.0
+    holder: str = "authctl"
+    retry: RetryPolicy = RetryPolicy()
+
+
+@dataclass
+class PreparedApply:
+    """A locked, recovered and checked apply, ready to run (or to be shown and confirmed)."""
+
+    session: PlanningSession
+    plan: Plan
+    lock_id: str
+    apply_id: str
+    recovered: list[str]
+    secrets: dict[str, dict[str, SecretValue]]
+    snapshot: Any
+
+    def release(self) -> None:
+        assert self.session.state is not None
+        self.session.state.release_lock(self.lock_id)
+
+
+def prepare(session: PlanningSession, options: ApplyOptions, saved: dict[str, Any] | None = None) -> PreparedApply:
+    """Steps 1-4. On any error the lock is released and nothing has changed on the platform."""
+    state = session.state
+    assert state is not None, "apply opens the state store with create=True"
+    lock = state.acquire_lock("apply", holder=options.holder, timeout=options.lock_timeout)
+    apply_id = str(uuid.uuid4())
+    try:
+        snapshot = session.backend.snapshot()
+        recovered = recover(state, snapshot, apply_id)
+        session.meta = state.meta()
+        plan = plan_with(session, snapshot)
+        if saved is not None:
+            reasons = stale_reasons(saved, plan, snapshot)
+            if reasons:
+                raise StalePlanError("the saved plan is stale and was not applied:\n  - " + "\n  - ".join(reasons),
+                                     hint="run `authctl plan -o FILE` again and review the new plan")
+        secrets = resolve_secrets(session, plan)
+    except BaseException:
+        state.release_lock(lock.lock_id)
+        raise
+    return PreparedApply(session, plan, lock.lock_id, apply_id, recovered, secrets, snapshot)
+
+
+def resolve_secrets(session: PlanningSession, plan: Plan) -> dict[str, dict[str, SecretValue]]:
+    """Every credential a create or replace needs, read now; all missing ones reported at once."""
+    values: dict[str, dict[str, SecretValue]] = {}
+    problems: list[str] = []
+    for action in plan.actions:
+        if action.resource != AUTH or action.kind not in (ActionKind.CREATE, ActionKind.REPLACE):
+            continue
+        desired = session.loaded.desired.authorizations.get(action.name)
+        if desired is None:
+            continue
+        resolved: dict[str, SecretValue] = {}
+        for field, ref in sorted(desired.credentials.items()):
+            try:
+                resolved[field] = ref.resolve(session.workspace.root)
+            except SecretError as exc:
+                problems.append(f"{action.address}: credentials.{field}: {exc.message}")
+        values[action.name] = resolved
+    if problems:
+        raise SecretError("secrets needed by this apply are missing; nothing was changed:\n  - "
+                          + "\n  - ".join(problems))
+    return values
+
+
+def execute(prepared: PreparedApply, options: ApplyOptions, hook: ApplyHook | None = None) -> ApplyReport:
+    """Steps 5-6; always releases the lock."""
+    session = prepared.session
+    state = session.state
+    assert state is not None
+    try:
+        managed = state.managed()
+        ids = {name: obj.live_id for (kind, name), obj in managed.items() if kind == AUTH}
+        ctx = ApplyContext(
+            apply_id=prepared.apply_id, backend=session.backend, state=state, desired=session.loaded.desired,
+            catalog=session.catalog,
+            fingerprints=session.fingerprints or {}, secrets=prepared.secrets, snapshot=prepared.snapshot,
+            plan=prepared.plan, retry=options.retry, ids=ids,
+        )
+        results = Executor(ctx, hook or SilentHook(), options.parallelism).run()
+        changed = any(r.code is ResultCode.APPLIED for r in results)
+        serial = state.bump_serial() if changed else None
+        report = ApplyReport(prepared.apply_id, tuple(results), serial, tuple(prepared.recovered))
+        (hook or SilentHook()).on_finish(report)
+        return report
+    finally:
+        prepared.release()
+
+
+def load_saved_plan(path: Path) -> dict[str, Any]:
+    from reconciler.planfile import read_plan_file
+
+    return read_plan_file(path)

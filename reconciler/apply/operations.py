@@ -1,0 +1,258 @@
+"""What each kind of step does against the backend and the state store.
+
+Every mutating backend call is bracketed by journal entries: an ``intent`` before (with
+what recovery needs to recognise the object on the platform) and a ``done`` after,
+written in the same transaction as the state change. Backend calls retry transient
+errors with exponential backoff and jitter (stamina), honouring Retry-After.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import stamina
+
+from reconciler.backends.base import AuthorizationRequest, Backend, JobRequest
+from reconciler.catalog import Catalog
+from reconciler.errors import BackendError, TemporaryBackendError
+from reconciler.live import ACTIVE_JOB_STATUSES, Snapshot
+from reconciler.manifest.fingerprints import AuthFingerprints
+from reconciler.manifest.model import DesiredAuthorization, DesiredJob, DesiredState
+from reconciler.manifest.secrets import SecretValue
+from reconciler.plan import Action, ActionKind, Plan
+from reconciler.planner import AUTH, DEPOSED, JOB, RUNNING_LIKE
+from reconciler.apply.results import ResultCode, StepResult
+from reconciler.state import ManagedObject, StateStore
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded by attempts and a deadline: never retry forever (kopf's lesson)."""
+
+    attempts: int = 5
+    timeout: float = 60.0
+    wait_initial: float = 0.2
+    wait_max: float = 5.0
+
+
+def _retry_hook(exc: Exception) -> bool | float:
+    if isinstance(exc, TemporaryBackendError):
+        return exc.delay if exc.delay else True
+    return False
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class ApplyContext:
+    """Shared, thread-safe bookkeeping of one apply."""
+
+    apply_id: str
+    backend: Backend
+    state: StateStore
+    desired: DesiredState
+    catalog: Catalog
+    fingerprints: dict[str, AuthFingerprints]
+    secrets: dict[str, dict[str, SecretValue]]
+    snapshot: Snapshot
+    plan: Plan
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    ids: dict[str, str] = field(default_factory=dict)  # authorization name -> live id (updated as we go)
+    renames: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (live id, final label)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        retiring = {a.live_id for a in self.plan.actions
+                    if a.resource == AUTH and a.kind in (ActionKind.DELETE, ActionKind.REPLACE) and a.live_id}
+        self.retiring_labels = {
+            a.label.casefold(): a.id for a in self.snapshot.authorizations.values() if a.id in retiring}
+
+
+class Operations:
+    def __init__(self, ctx: ApplyContext) -> None:
+        self.ctx = ctx
+
+    # -- plumbing ----------------------------------------------------------------------------------
+    def call(self, func: Callable[[], T]) -> T:
+        policy = self.ctx.retry
+        for attempt in stamina.retry_context(on=_retry_hook, attempts=policy.attempts, timeout=policy.timeout,
+                                             wait_initial=policy.wait_initial, wait_max=policy.wait_max):
+            with attempt:
+                return func()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def intent(self, address: str, operation: str, detail: dict[str, Any]) -> None:
+        self.ctx.state.record(self.ctx.apply_id, address, operation, "intent", detail)
+
+    def done(self, address: str, operation: str, detail: dict[str, Any], *, puts: tuple[ManagedObject, ...] = (),
+             removes: tuple[tuple[str, str], ...] = ()) -> None:
+        self.ctx.state.record(self.ctx.apply_id, address, operation, "done", detail, puts=puts, removes=removes)
+
+    def failed(self, address: str, operation: str, message: str) -> None:
+        self.ctx.state.record(self.ctx.apply_id, address, operation, "failed", {"message": message})
+
+    # -- authorizations ----------------------------------------------------------------------------
+    def applied_authorization(self, d: DesiredAuthorization, label: str) -> dict[str, Any]:
+        return {"provider": d.provider, "method": d.method, "label": label, "description": d.description,
+                "config": d.config, "credentials": {k: r.describe() for k, r in sorted(d.credentials.items())}}
+
+    def create_authorization(self, action: Action) -> StepResult:
+        """Create (or, for a replace, create the successor and depose the old one)."""
+        d = self.ctx.desired.authorizations[action.name]
+        method = self.ctx.catalog.method(d.provider, d.method)
+        replacing = action.live_id if action.kind is ActionKind.REPLACE else None
+        label = d.label
+        holder = self.ctx.retiring_labels.get(d.label.casefold())
+        if holder is not None:
+            label = f"{d.label} (replacing {holder[:8]})"
+        operation = "replace-create" if replacing else "create"
+        fingerprints = self.ctx.fingerprints[d.name].recorded()
+        applied = self.applied_authorization(d, label)
+        self.intent(action.address, operation, {"name": d.name, "label": label, "provider": d.provider,
+                                                "method": d.method, "fingerprints": fingerprints,
+                                                "applied": applied, "replaces": replacing})
+        request = AuthorizationRequest(
+            provider=d.provider, method=d.method, type=method.lytics_type if method else None, label=label,
+            description=d.description, config=dict(d.config), credentials=dict(self.ctx.secrets.get(d.name, {})))
+        live = self.call(lambda: self.ctx.backend.create_authorization(request))
+        puts = [ManagedObject(AUTH, d.name, live.id, fingerprints, _now(), applied)]
+        if replacing:
+            puts.append(ManagedObject(DEPOSED, replacing, replacing, {}, _now(), {"replaced_by": d.name}))
+        self.done(action.address, operation, {"live_id": live.id}, puts=tuple(puts))
+        with self.ctx.lock:
+            self.ctx.ids[d.name] = live.id
+            if label != d.label:
+                self.ctx.renames[d.name] = (live.id, d.label)
+        note = f" with temporary label {label!r}" if label != d.label else ""
+        return StepResult(action.address, operation, ResultCode.APPLIED, f"id {live.id}{note}", live_id=live.id)
+
+    def update_authorization(self, action: Action) -> StepResult:
+        d = self.ctx.desired.authorizations[action.name]
+        assert action.live_id is not None
+        self.intent(action.address, "update", {"label": d.label})
+        live = self.call(lambda: self.ctx.backend.update_authorization(
+            action.live_id or "", label=d.label, description=d.description))
+        current = self.ctx.state.managed().get((AUTH, d.name))
+        puts = ()
+        if current is not None:
+            applied = {**current.applied, "label": d.label, "description": d.description}
+            puts = (ManagedObject(AUTH, d.name, live.id, current.fingerprints, _now(), applied),)
+        self.done(action.address, "update", {"live_id": live.id}, puts=puts)
+        return StepResult(action.address, "update", ResultCode.APPLIED, "label/description edited", live_id=live.id)
+
+    def delete_authorization(self, action: Action, *, replace_half: bool = False) -> StepResult:
+        """Guarded delete: re-read the references right before, skip if anything active uses it."""
+        operation = "replace-delete" if replace_half else "delete"
+        live_id = action.live_id or ""
+        state_key = (DEPOSED, live_id) if (replace_half or "(deposed" in action.address) else (AUTH, action.name)
+        if action.forget_only:
+            self.done(action.address, "forget", {"live_id": live_id}, removes=(state_key,))
+            return StepResult(action.address, "forget", ResultCode.APPLIED, "already gone; removed from state")
+        refs = [r for r in self.call(lambda: self.ctx.backend.references(live_id)) if r.active]
+        if refs:
+            names = "; ".join(f"{r.kind} {r.name} ({r.id}, {r.status})" for r in refs)
+            self.ctx.state.record(self.ctx.apply_id, action.address, operation, "blocked", {"references": names})
+            return StepResult(action.address, operation, ResultCode.BLOCKED,
+                              f"not deleted: still used by {names}", live_id=live_id)
+        self.intent(action.address, operation, {"live_id": live_id, "state_key": list(state_key)})
+        self.call(lambda: self.ctx.backend.delete_authorization(live_id))
+        self.done(action.address, operation, {"live_id": live_id}, removes=(state_key,))
+        return StepResult(action.address, operation, ResultCode.APPLIED, f"deleted {live_id}", live_id=live_id)
+
+    def finalize_label(self, name: str) -> StepResult:
+        """Give a successor its real label once the holder is gone."""
+        live_id, label = self.ctx.renames[name]
+        address = f"{AUTH}/{name}"
+        holder = self.ctx.retiring_labels.get(label.casefold())
+        if holder is not None and any(r.active for r in self.call(lambda: self.ctx.backend.references(holder))):
+            return StepResult(address, "rename", ResultCode.BLOCKED,
+                              f"keeps its temporary label until {holder} can be deleted", live_id=live_id)
+        d = self.ctx.desired.authorizations[name]
+        self.intent(address, "rename", {"label": label})
+        try:
+            self.call(lambda: self.ctx.backend.update_authorization(live_id, label=label, description=d.description))
+        except BackendError as exc:  # the old one is still there (blocked): keep the temporary label
+            self.failed(address, "rename", exc.message)
+            return StepResult(address, "rename", ResultCode.BLOCKED, f"keeps its temporary label: {exc.message}")
+        current = self.ctx.state.managed().get((AUTH, name))
+        puts = ()
+        if current is not None:
+            puts = (ManagedObject(AUTH, name, live_id, current.fingerprints, _now(),
+                                  {**current.applied, "label": label}),)
+        self.done(address, "rename", {"live_id": live_id}, puts=puts)
+        return StepResult(address, "rename", ResultCode.APPLIED, f"label {label!r}", live_id=live_id)
+
+    # -- jobs ----------------------------------------------------------------------------------------
+    def _job_request(self, d: DesiredJob) -> JobRequest | str:
+        with self.ctx.lock:
+            missing = [n for n in d.authorizations if n not in self.ctx.ids]
+            ids = tuple(self.ctx.ids[n] for n in d.authorizations if n in self.ctx.ids)
+        if missing:
+            return "authorization(s) not available: " + ", ".join(missing)
+        return JobRequest(name=d.name, workflow=d.workflow, auth_ids=ids, config=dict(d.config),
+                          description=d.description, status="runnable" if d.state == "running" else "paused")
+
+    def _job_applied(self, d: DesiredJob) -> dict[str, Any]:
+        return {"workflow": d.workflow, "authorizations": list(d.authorizations), "state": d.state}
+
+    def create_job(self, action: Action) -> StepResult:
+        d = self.ctx.desired.jobs[action.name]
+        request = self._job_request(d)
+        if isinstance(request, str):
+            return StepResult(action.address, "create", ResultCode.SKIPPED, request)
+        if action.kind is ActionKind.REPLACE and action.live_id:
+            # Delete first: a crash in between leaves "gone, re-create", never an orphan.
+            self.intent(action.address, "replace-delete-job", {"live_id": action.live_id})
+            self.call(lambda: self.ctx.backend.delete_job(action.live_id or ""))
+            self.done(action.address, "replace-delete-job", {"live_id": action.live_id}, removes=((JOB, d.name),))
+        self.intent(action.address, "create-job", {"name": d.name, "workflow": d.workflow,
+                                                   "applied": self._job_applied(d)})
+        live = self.call(lambda: self.ctx.backend.create_job(request))
+        self.done(action.address, "create-job", {"live_id": live.id},
+                  puts=(ManagedObject(JOB, d.name, live.id, {}, _now(), self._job_applied(d)),))
+        return StepResult(action.address, "create", ResultCode.APPLIED, f"id {live.id}", live_id=live.id)
+
+    def update_job(self, action: Action) -> StepResult:
+        d = self.ctx.desired.jobs[action.name]
+        request = self._job_request(d)
+        if isinstance(request, str):
+            return StepResult(action.address, "update", ResultCode.SKIPPED, request)
+        job_id = action.live_id or ""
+        self.intent(action.address, "update-job", {"live_id": job_id})
+        live = self.call(lambda: self.ctx.backend.update_job(job_id, request))
+        if d.state == "paused" and live.status in RUNNING_LIKE:
+            live = self.call(lambda: self.ctx.backend.pause_job(job_id))
+        elif d.state == "running" and live.status not in RUNNING_LIKE:
+            live = self.call(lambda: self.ctx.backend.resume_job(job_id))
+        self.done(action.address, "update-job", {"live_id": job_id, "status": live.status},
+                  puts=(ManagedObject(JOB, d.name, job_id, {}, _now(), self._job_applied(d)),))
+        return StepResult(action.address, "update", ResultCode.APPLIED, f"status {live.status}", live_id=job_id)
+
+    def delete_job(self, action: Action) -> StepResult:
+        job_id = action.live_id or ""
+        if action.forget_only:
+            self.done(action.address, "forget", {"live_id": job_id}, removes=((JOB, action.name),))
+            return StepResult(action.address, "forget", ResultCode.APPLIED, "already gone; removed from state")
+        self.intent(action.address, "delete-job", {"live_id": job_id})
+        self.call(lambda: self.ctx.backend.delete_job(job_id))
+        self.done(action.address, "delete-job", {"live_id": job_id}, removes=((JOB, action.name),))
+        return StepResult(action.address, "delete", ResultCode.APPLIED, f"deleted {job_id}", live_id=job_id)
+
+
+def timed(func: Callable[[], StepResult]) -> StepResult:
+    start = time.perf_counter()
+    result = func()
+    return StepResult(result.address, result.operation, result.code, result.message,
+                      round(time.perf_counter() - start, 4), result.live_id)
+
+
+__all__ = ["ACTIVE_JOB_STATUSES", "ApplyContext", "Operations", "RetryPolicy", "timed"]

@@ -1,0 +1,154 @@
+"""`authctl apply` and `authctl force-unlock`: make live state match the manifests."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from reconciler.apply import ApplyOptions, ApplyReport, ResultCode, StepResult, execute, prepare
+from reconciler.apply.results import EXIT_OK
+from reconciler.backends import current_user
+from reconciler.cli import output
+from reconciler.cli.common import workspace_options
+from reconciler.errors import UsageError
+from reconciler.planfile import read_plan_file
+from reconciler.planning import open_session, open_state_store
+from reconciler.render.plan_text import render_text
+from reconciler.workspace import Workspace
+
+RESULT_STYLE = {ResultCode.APPLIED: "green", ResultCode.FAILED: "bold red", ResultCode.BLOCKED: "bold red",
+                ResultCode.SKIPPED: "yellow", ResultCode.NEEDS_PERSON: "cyan"}
+RESULT_WORD = {ResultCode.APPLIED: "ok", ResultCode.FAILED: "FAILED", ResultCode.BLOCKED: "BLOCKED",
+               ResultCode.SKIPPED: "skipped", ResultCode.NEEDS_PERSON: "needs a person"}
+
+
+def parse_duration(text: str) -> float:
+    """'30s', '2m', '1h', '0' or a plain number of seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", text)
+    if not match:
+        raise UsageError(f"invalid duration {text!r} (examples: 30s, 2m, 0)")
+    value, unit = float(match.group(1)), match.group(2) or "s"
+    return value * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+
+
+def _line(index: int, total: int, result: StepResult) -> str:
+    word = RESULT_WORD[result.code]
+    timing = f" ({result.seconds * 1000:.0f} ms)" if result.code is ResultCode.APPLIED else ""
+    detail = f": {result.message}" if result.message and result.code is not ResultCode.APPLIED else ""
+    return f"[{index}/{total}] {result.operation} {result.address} ... {word}{timing}{detail}"
+
+
+class PlainHook:
+    """One line per step, for CI logs and pipes."""
+
+    def on_start(self, total: int) -> None:
+        pass
+
+    def on_step_done(self, index: int, total: int, result: StepResult) -> None:
+        output.stdout().print(_line(index, total, result), style=RESULT_STYLE[result.code], markup=False)
+
+    def on_finish(self, report: ApplyReport) -> None:
+        pass
+
+
+class ProgressHook:
+    """A live progress bar on a terminal, with a line for anything that did not apply."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=output.stdout(), transient=False)
+        self.task = None
+
+    def on_start(self, total: int) -> None:
+        self.progress.start()
+        self.task = self.progress.add_task("Applying", total=total)
+
+    def on_step_done(self, index: int, total: int, result: StepResult) -> None:
+        self.progress.update(self.task, completed=index, total=total,
+                             description=f"{result.operation} {result.address}")
+        if result.code is not ResultCode.APPLIED:
+            self.progress.console.print(_line(index, total, result), style=RESULT_STYLE[result.code], markup=False)
+
+    def on_finish(self, report: ApplyReport) -> None:
+        self.progress.update(self.task, description="Done")
+        self.progress.stop()
+
+
+@click.command()
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@workspace_options
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (CI).")
+@click.option("--parallelism", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="How many changes run at once within a phase.")
+@click.option("--lock-timeout", default="0s", show_default=True, help="Wait this long for the state lock (e.g. 30s).")
+def apply(plan_file: Path | None, workspace: Workspace, auto_approve: bool, parallelism: int,
+          lock_timeout: str) -> int:
+    """Make live state match the manifests (or apply a saved plan exactly as reviewed).
+
+    Never deletes an authorization that an active job or an imported experience uses:
+    such deletes are skipped as BLOCKED (exit 3). Exit 0 only when live matches desired;
+    1 when something failed; 2 when a person must act (login/reauth); 3 when blocked.
+    """
+    options = ApplyOptions(parallelism=parallelism, lock_timeout=parse_duration(lock_timeout),
+                           holder=current_user())
+    saved = read_plan_file(plan_file) if plan_file else None
+    if saved is None and not auto_approve and not sys.stdin.isatty():
+        raise UsageError("apply needs confirmation: run it on a terminal, pass --auto-approve, "
+                         "or apply a saved plan file (authctl plan -o FILE)")
+    session = open_session(workspace, create_state=True)
+    console = output.stdout()
+    try:
+        prepared = prepare(session, options, saved)
+        for note in prepared.recovered:
+            console.print(f"Recovered from an interrupted apply: {note}", style="yellow", markup=False)
+        plan = prepared.plan
+        if saved is None:
+            console.print(render_text(plan))
+        if not plan.has_changes:
+            prepared.release()
+            if saved is None:
+                return EXIT_OK
+            console.print("No changes. Live state matches the manifests.", markup=False)
+            return EXIT_OK
+        if saved is None and not auto_approve:
+            if not click.confirm("\nApply these changes?", default=False):
+                prepared.release()
+                console.print("Apply cancelled; nothing was changed.", markup=False)
+                return 1
+        console.print("")
+        hook = ProgressHook() if sys.stdout.isatty() else PlainHook()
+        report = execute(prepared, options, hook)
+    finally:
+        session.close()
+    style = "bold green" if report.converged else "bold red"
+    console.print("")
+    console.print(report.summary_line(), style=style, markup=False)
+    for result in report.results:
+        if result.code is ResultCode.NEEDS_PERSON:
+            console.print(f"  {result.address}: {result.message}", style="cyan", markup=False)
+    if report.count(ResultCode.BLOCKED):
+        console.print("Blocked deletes were skipped: the authorizations stay until the jobs or experiences "
+                      "using them stop. Exit code 3.", style="red", markup=False)
+    return report.exit_code()
+
+
+@click.command("force-unlock")
+@click.argument("lock_id")
+@workspace_options
+def force_unlock(lock_id: str, workspace: Workspace) -> None:
+    """Remove the state lock LOCK_ID left by an apply that is gone (see the lock message)."""
+    state = open_state_store(workspace, create=False)
+    if state is None:
+        raise UsageError("there is no state store in this workspace yet")
+    try:
+        info = state.force_unlock(lock_id)
+    finally:
+        state.close()
+    output.stdout().print(f"Unlocked: removed the lock {info.describe()}.", markup=False)
+
+
+COMMANDS = [apply, force_unlock]
