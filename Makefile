@@ -20,6 +20,7 @@ demo: install
 	$(BIN)/python scripts/demo.py
 
 lint: install
+	$(BIN)/ruff check reconciler providers scripts benchmarks
 	$(BIN)/lint-imports
 
 # Starts PostgreSQL on 127.0.0.1 for the suite, runs pytest, always stops it.
@@ -31,6 +32,9 @@ test: install lint
 
 bench: install
 	$(BIN)/python benchmarks/validate_scale.py
+	$(BIN)/python benchmarks/snapshot_scale.py
+	$(BIN)/python benchmarks/plan_scale.py
+	$(BIN)/python benchmarks/apply_scale.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from reconciler.live import LiveAuthorization, LiveJob, Snapshot, display_status
-from reconciler.state import ManagedObject
+from reconciler.live import HEALTH_ORDER, LiveAuthorization, LiveJob, Snapshot, display_status
+from reconciler.state_records import ManagedObject
 
 AUTH_SORT_KEYS = ("label", "description", "provider", "method", "health", "owner", "created", "updated")
 JOB_SORT_KEYS = ("name", "workflow", "status", "created")
@@ -94,7 +94,11 @@ def authorization_rows(snapshot: Snapshot, managed: dict[tuple[str, str], Manage
                        sort: str = "label", reverse: bool = False) -> list[AuthorizationRow]:
     names = managed_names(managed, "Authorization")
     rows = [authorization_row(a, snapshot, names) for a in snapshot.authorizations.values()]
-    rows.sort(key=lambda r: (_sort_value(getattr(r, sort)), r.label.casefold(), r.id), reverse=reverse)
+    if sort == "health":  # by severity (healthy, unknown, unhealthy), not alphabetically
+        rows.sort(key=lambda r: (HEALTH_ORDER.get(r.health, len(HEALTH_ORDER)), r.label.casefold(), r.id),
+                  reverse=reverse)
+    else:
+        rows.sort(key=lambda r: (_sort_value(getattr(r, sort)), r.label.casefold(), r.id), reverse=reverse)
     return rows
 
 

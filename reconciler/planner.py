@@ -20,7 +20,7 @@ from reconciler.live import LiveAuthorization, LiveJob, Snapshot, display_status
 from reconciler.manifest.fingerprints import AuthFingerprints
 from reconciler.manifest.model import DesiredAuthorization, DesiredJob, DesiredState
 from reconciler.plan import Action, ActionKind, Blocker, Phase, Plan, PlanContext, Precondition, UnmanagedObject
-from reconciler.state import ManagedObject
+from reconciler.state_records import ManagedObject
 
 RUNNING_LIKE = frozenset({"runnable", "running", "sleeping", "initializing", "resuming"})
 PAUSED_LIKE = frozenset({"paused", "pausing"})
@@ -112,9 +112,9 @@ class _Planner:
     def _label_update(self, d: DesiredAuthorization, live: LiveAuthorization, changes: tuple[FieldChange, ...],
                       pre: tuple[Precondition, ...]) -> Action:
         """An in-place edit; a label still held by an object this plan deletes waits for that delete."""
-        holders = [a for a in self._labels.get(d.label.casefold(), []) if a.id != live.id]
-        retiring = {o.live_id: o for o in self.inp.managed.values()
-                    if o.kind == DEPOSED or (o.kind == AUTH and o.name not in self.inp.desired.authorizations)}
+        holders = sorted((a for a in self._labels.get(d.label.casefold(), []) if a.id != live.id),
+                         key=lambda a: a.id)
+        retiring = self._retiring
         reasons = ["label and description are edited in place"]
         if holders and all(h.id in retiring for h in holders):
             deps = tuple(sorted(_removal_address(retiring[h.id]) for h in holders))
@@ -166,6 +166,12 @@ class _Planner:
         for auth in self.snapshot.authorizations.values():
             index.setdefault(auth.label.casefold(), []).append(auth)
         return index
+
+    @cached_property
+    def _retiring(self) -> dict[str, ManagedObject]:
+        """Live id -> state entry of every authorization this plan deletes (removed or deposed)."""
+        return {o.live_id: o for o in self.inp.managed.values()
+                if o.kind == DEPOSED or (o.kind == AUTH and o.name not in self.inp.desired.authorizations)}
 
     @cached_property
     def _managed_auth_ids(self) -> set[str]:
@@ -231,7 +237,7 @@ class _Planner:
         if tuple(targets) != live.auth_ids:
             before = [self._auth_name(i) for i in live.auth_ids]
             changes.append(FieldChange("authorizations", before, list(targets)))
-            reasons.append("rebind: " + ", ".join(depends) + " replaced" if depends else "authorizations changed")
+            reasons.append(self._rebind_reason(depends))
         state_change = self._state_change(live.status, d.state)
         pause_only = bool(state_change) and not changes and d.state == "paused"
         if state_change:
@@ -259,9 +265,21 @@ class _Planner:
                 targets.append(action.live_id or name)
         return targets, tuple(depends), tuple(waiting)
 
+    def _rebind_reason(self, depends: tuple[str, ...]) -> str:
+        if not depends:
+            return "authorizations changed"
+        done = {ActionKind.REPLACE: "replaced", ActionKind.CREATE: "created"}
+        parts = [f"{address} {done.get(self.auth_actions[address.split('/', 1)[1]].kind, 'changed')}"
+                 for address in depends]
+        return "rebind: " + ", ".join(parts)
+
     def _auth_name(self, live_id: str) -> str:
+        """The manifest name of a live authorization (also one this plan deletes), else its id."""
         for name, action in self.auth_actions.items():
             if action.live_id == live_id:
+                return name
+        for (kind, name), obj in self.inp.managed.items():
+            if kind == AUTH and obj.live_id == live_id:
                 return name
         return live_id
 
@@ -366,12 +384,20 @@ def make_plan(inp: PlanInput) -> Plan:
     all_actions = [*planner.auth_actions.values(), *planner.job_actions.values(), *removals]
 
     managed_jobs = {o.live_id for (k, _), o in inp.managed.items() if k == JOB}
+    # A job only stops using an authorization in this apply if its own action can run now:
+    # not when it waits for a person's login, nor when it needs a create that is blocked.
+    blocked_creates = {a.address for a in all_actions if a.blocked and a.live_id is None}
+
+    def can_run(action: Action) -> bool:
+        return not action.waiting_for and not blocked_creates.intersection(action.depends_on)
+
     resolved: set[str] = set()
     for action in all_actions:
-        if action.resource == JOB and action.live_id and action.kind in (ActionKind.DELETE, ActionKind.REPLACE):
+        if action.resource == JOB and action.live_id and (
+                action.kind is ActionKind.DELETE or (action.kind is ActionKind.REPLACE and can_run(action))):
             resolved.add(action.live_id)
     for name, action in planner.job_actions.items():
-        if action.kind is ActionKind.UPDATE and action.live_id:
+        if action.kind is ActionKind.UPDATE and action.live_id and can_run(action):
             live = inp.snapshot.jobs[action.live_id]
             kept = {planner.auth_actions[a].live_id for a in inp.desired.jobs[name].authorizations
                     if planner.auth_actions[a].kind not in (ActionKind.REPLACE,)}

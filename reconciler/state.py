@@ -18,7 +18,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,8 +41,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from reconciler.db import make_engine, redact_url
 from reconciler.errors import LineageMismatchError, LockHeldError, SchemaVersionError, StateError
+from reconciler.state_records import JournalEntry, LockInfo, ManagedObject, StateMeta
 
 SCHEMA_VERSION = 1
+__all__ = ["JournalEntry", "LockInfo", "ManagedObject", "SCHEMA_VERSION", "StateMeta", "StateStore"]
 
 _md = MetaData()
 _meta = Table("state_meta", _md, Column("key", String(64), primary_key=True), Column("value", Text, nullable=False))
@@ -86,55 +87,6 @@ def _now() -> datetime:
 def _utc(value: datetime) -> datetime:
     """Aware UTC: SQLite hands back naive UTC, PostgreSQL the session's zone."""
     return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class ManagedObject:
-    """An object this workspace manages: its manifest name, live id and applied fingerprints."""
-
-    kind: str  # "Authorization" | "Job"
-    name: str
-    live_id: str
-    fingerprints: dict[str, str]
-    applied_at: datetime
-    applied: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def address(self) -> str:
-        return f"{self.kind}/{self.name}"
-
-
-@dataclass(frozen=True)
-class LockInfo:
-    lock_id: str
-    holder: str
-    host: str
-    pid: int
-    operation: str
-    since: datetime
-
-    def describe(self) -> str:
-        return (f"held by {self.holder} on {self.host} (pid {self.pid}) for {self.operation} "
-                f"since {self.since:%Y-%m-%d %H:%M:%S} UTC, lock id {self.lock_id}")
-
-
-@dataclass(frozen=True)
-class JournalEntry:
-    seq: int
-    apply_id: str
-    address: str
-    action: str
-    phase: str
-    detail: dict[str, Any]
-    at: datetime
-
-
-@dataclass(frozen=True)
-class StateMeta:
-    lineage: str
-    serial: int
-    workspace: str | None
-    schema_version: int
 
 
 class StateStore:
