@@ -418,14 +418,15 @@ class Platform:
             jobs = [
                 JobRecord(id_, name, workflow, status, description or "", _json_object(config),
                           links.get(id_, ()), owner, ts(created), ts(updated))  # type: ignore[arg-type]
-                for id_, name, workflow, status, description, config, owner, created, updated in conn.execute(query).all()
+                for id_, name, workflow, status, description, config, owner, created, updated in conn.execute(query)
             ]
             exp_links: dict[str, list[str]] = defaultdict(list)
             for exp_id, auth_id in conn.execute(
                     select(t.experience_auths.c.experience_id, t.experience_auths.c.auth_id)):
                 exp_links[exp_id].append(auth_id)
             experiences = [
-                ExperienceRecord(id_, name, status, tuple(exp_links.get(id_, ())), ts(created))  # type: ignore[arg-type]
+                ExperienceRecord(id_, name, status, tuple(exp_links.get(id_, ())),
+                                 ts(created))  # type: ignore[arg-type]
                 for id_, name, status, created in conn.execute(select(e.id, e.name, e.status, col(e.created)))
             ]
         return PlatformSnapshot(auths, jobs, experiences, queries=5)
