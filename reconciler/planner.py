@@ -60,6 +60,7 @@ class _Planner:
         self.warnings: list[str] = []
         self.not_compared: list[str] = []
         self.noops = 0
+        self._auth_names: dict[str, str] | None = None  # live id -> manifest name, see _auth_name
 
     def managed_live(self, kind: str, name: str) -> tuple[ManagedObject | None, Any]:
         obj = self.inp.managed.get((kind, name))
@@ -92,7 +93,9 @@ class _Planner:
         changes, replace_reasons = self._immutable_changes(d, obj, live, fps)
         editable = (value_changes(live.label, d.label, "label")
                     + value_changes(live.description, d.description, "description"))
-        pre = (Precondition("authorization", live.id, auth_version(live)),)
+        if not replace_reasons and not editable and not (is_oauth and live.health == "unhealthy"):
+            return Action(d.address, ActionKind.NOOP, Phase.CREATE_AUTHORIZATIONS, live.id)
+        pre = (Precondition("authorization", live.id, auth_version(live)),)  # only changes need one
         if replace_reasons and not is_oauth:
             if d.label.casefold() == live.label.casefold():
                 replace_reasons.append("the new authorization carries a temporary label until the old one is "
@@ -105,9 +108,7 @@ class _Planner:
             return Action(d.address, ActionKind.REAUTHORIZE, Phase.CREATE_AUTHORIZATIONS, live.id,
                           tuple(editable), tuple(reasons), preconditions=pre,
                           instruction=f"run `authctl reauth {d.name}` (same id: jobs keep working)")
-        if editable:
-            return self._label_update(d, live, tuple(editable), pre)
-        return Action(d.address, ActionKind.NOOP, Phase.CREATE_AUTHORIZATIONS, live.id)
+        return self._label_update(d, live, tuple(editable), pre)
 
     def _label_update(self, d: DesiredAuthorization, live: LiveAuthorization, changes: tuple[FieldChange, ...],
                       pre: tuple[Precondition, ...]) -> Action:
@@ -224,12 +225,11 @@ class _Planner:
             reasons = ("in state but gone from the platform",) if obj is not None else ()
             return Action(d.address, ActionKind.CREATE, Phase.APPLY_JOBS, None, tuple(changes), reasons,
                           depends_on=depends, waiting_for=waiting)
-        pre = (Precondition("job", live.id, job_version(live)),)
         if live.workflow != d.workflow:
             return Action(d.address, ActionKind.REPLACE, Phase.APPLY_JOBS, live.id,
                           (FieldChange("workflow", live.workflow, d.workflow),),
                           ("a job's workflow cannot be changed in place",), depends_on=depends, waiting_for=waiting,
-                          preconditions=pre)
+                          preconditions=(Precondition("job", live.id, job_version(live)),))
         changes = (value_changes(live.name, d.name, "name") + value_changes(live.description, d.description,
                                                                              "description")
                    + value_changes(live.config, d.config, "config"))
@@ -245,6 +245,7 @@ class _Planner:
         if not changes:
             return Action(d.address, ActionKind.NOOP, Phase.APPLY_JOBS, live.id)
         phase = Phase.RETIRE_JOBS if pause_only else Phase.APPLY_JOBS
+        pre = (Precondition("job", live.id, job_version(live)),)  # only changes need one
         return Action(d.address, ActionKind.UPDATE, phase, live.id, tuple(changes), tuple(reasons),
                       depends_on=depends, waiting_for=waiting, preconditions=pre)
 
@@ -274,14 +275,21 @@ class _Planner:
         return "rebind: " + ", ".join(parts)
 
     def _auth_name(self, live_id: str) -> str:
-        """The manifest name of a live authorization (also one this plan deletes), else its id."""
-        for name, action in self.auth_actions.items():
-            if action.live_id == live_id:
-                return name
-        for (kind, name), obj in self.inp.managed.items():
-            if kind == AUTH and obj.live_id == live_id:
-                return name
-        return live_id
+        """The manifest name of a live authorization (also one this plan deletes), else its id.
+
+        Asked only once every authorization is decided (while planning jobs); the index is
+        built on the first question, not scanned per question.
+        """
+        if self._auth_names is None:
+            names: dict[str, str] = {}
+            for name, action in self.auth_actions.items():  # first match wins, as a scan would
+                if action.live_id is not None:
+                    names.setdefault(action.live_id, name)
+            for (kind, name), obj in self.inp.managed.items():
+                if kind == AUTH:
+                    names.setdefault(obj.live_id, name)
+            self._auth_names = names
+        return self._auth_names.get(live_id, live_id)
 
     @staticmethod
     def _state_change(status: str, wanted: str) -> FieldChange | None:
@@ -295,10 +303,12 @@ class _Planner:
     # -- removals and the delete guard --------------------------------------------------------------
     def plan_removals(self) -> list[Action]:
         actions = []
-        for (kind, name), obj in sorted(self.inp.managed.items()):
-            desired = self.inp.desired.jobs if kind == JOB else self.inp.desired.authorizations
-            if kind != DEPOSED and name in desired:
-                continue
+        gone_from_manifests = [
+            item for item in self.inp.managed.items()
+            if item[0][0] == DEPOSED
+            or item[0][1] not in (self.inp.desired.jobs if item[0][0] == JOB else self.inp.desired.authorizations)
+        ]
+        for (kind, name), obj in sorted(gone_from_manifests):  # sorted by (kind, name): keys are unique
             if kind == DEPOSED:
                 kind = AUTH  # the old half of a replace: a guarded delete like any other
             table = self.snapshot.authorizations if kind == AUTH else self.snapshot.jobs
@@ -338,7 +348,10 @@ class _Planner:
     # -- warnings -------------------------------------------------------------------------------------
     def health_warnings(self) -> None:
         by_name = {name: a.live_id for name, a in self.auth_actions.items()}
-        for job in sorted(self.inp.desired.jobs.values(), key=lambda j: j.name):
+        lives = (self.snapshot.authorizations.get(live_id or "") for live_id in by_name.values())
+        any_unhealthy = any(live is not None and live.health == "unhealthy" for live in lives)
+        jobs = sorted(self.inp.desired.jobs.values(), key=lambda j: j.name) if any_unhealthy else []
+        for job in jobs:  # walked only when some authorization is unhealthy
             if job.state != "running":
                 continue
             for auth_name in job.authorizations:
@@ -393,7 +406,7 @@ def make_plan(inp: PlanInput) -> Plan:
 
     resolved: set[str] = set()
     for action in all_actions:
-        if action.resource == JOB and action.live_id and (
+        if action.kind is not ActionKind.NOOP and action.live_id and action.resource == JOB and (
                 action.kind is ActionKind.DELETE or (action.kind is ActionKind.REPLACE and can_run(action))):
             resolved.add(action.live_id)
     for name, action in planner.job_actions.items():
@@ -406,7 +419,7 @@ def make_plan(inp: PlanInput) -> Plan:
 
     guarded: list[Action] = []
     for action in all_actions:
-        if action.resource == AUTH and action.kind in (ActionKind.DELETE, ActionKind.REPLACE):
+        if action.kind in (ActionKind.DELETE, ActionKind.REPLACE) and action.resource == AUTH:
             action = planner.guard(action, resolved, managed_jobs)
         if action.kind is ActionKind.NOOP:
             planner.noops += 1

@@ -8,7 +8,10 @@ never disagree about what the manifests mean.
 
 from __future__ import annotations
 
+import gc
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -67,7 +70,32 @@ def open_session(workspace: Workspace, *, create_state: bool = False) -> Plannin
     return PlanningSession(workspace, catalog, loaded, backend, state, meta, key)
 
 
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Planning builds hundreds of thousands of long-lived objects (snapshot, state, actions)
+    and no garbage cycles. Left on, the cyclic collector's full collections walk the whole
+    heap, the loaded manifests included: about as long as the planning itself at 60,000
+    objects. Reference counting still frees everything."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            if gc.get_freeze_count() == 0:
+                # Move the new objects straight to the oldest generation, so the first young
+                # collection after gc.enable() does not walk them all (as load_desired does).
+                gc.freeze()
+                gc.unfreeze()
+            gc.enable()
+
+
 def plan_with(session: PlanningSession, snapshot: Snapshot | None = None, now: datetime | None = None) -> Plan:
+    with _cyclic_gc_paused():
+        return _plan_with(session, snapshot, now)
+
+
+def _plan_with(session: PlanningSession, snapshot: Snapshot | None, now: datetime | None) -> Plan:
     snapshot = snapshot if snapshot is not None else session.backend.snapshot()
     managed = session.state.managed() if session.state else {}
     desired = session.loaded.desired

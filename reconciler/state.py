@@ -31,10 +31,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     delete,
     insert,
     inspect,
     select,
+    type_coerce,
     update,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
@@ -79,6 +81,15 @@ _journal = Table(
     Index("ix_journal_apply_address", "apply_id", "address", "action"),
 )
 
+# Statements of the apply hot path (a few per platform call), built once: building an
+# INSERT with .values(...) per call costs more than executing it (SQLAlchemy makes a
+# bound parameter and a cache key for every value).
+_key_match = (_managed.c.kind == bindparam("key_kind")) & (_managed.c.name == bindparam("key_name"))
+_SELECT_MANAGED_ONE = select(_managed).where(_key_match)
+_DELETE_MANAGED = delete(_managed).where(_key_match)
+_INSERT_MANAGED = insert(_managed)
+_INSERT_JOURNAL = insert(_journal)
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -87,6 +98,19 @@ def _now() -> datetime:
 def _utc(value: datetime) -> datetime:
     """Aware UTC: SQLite hands back naive UTC, PostgreSQL the session's zone."""
     return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _utc_from_sqlite_text(text: str) -> datetime:
+    """A SQLite DATETIME as SQLAlchemy stores it (naive UTC wall time, as text) -> aware UTC."""
+    try:
+        return datetime.fromisoformat(text + "+00:00")
+    except ValueError:  # not naive text after all: take the long way
+        return _utc(datetime.fromisoformat(text))
+
+
+def _json_dict(text: str) -> Any:
+    """``json.loads(text)``, without parsing the ``{}`` most state rows hold."""
+    return {} if text == "{}" else json.loads(text)
 
 
 class StateStore:
@@ -175,13 +199,30 @@ class StateStore:
 
     # -- managed objects -----------------------------------------------------------------------
     def managed(self) -> dict[tuple[str, str], ManagedObject]:
-        """Every managed object keyed by (kind, name), in one query."""
+        """Every managed object keyed by (kind, name), in one query.
+
+        Every plan reads all of it (60,000 rows at scale), so rows come as tuples, SQLite
+        timestamps as text straight into aware UTC (SQLAlchemy's own parser is several
+        times slower), and the empty JSON most rows hold is not parsed.
+        """
+        c = _managed.c
         with self._tx() as conn:
-            rows = conn.execute(select(_managed)).mappings().all()
-        return {(r["kind"], r["name"]): ManagedObject(r["kind"], r["name"], r["live_id"],
-                                                      json.loads(r["fingerprints"]), _utc(r["applied_at"]),
-                                                      json.loads(r["applied"]))
-                for r in rows}
+            sqlite = conn.dialect.name == "sqlite"
+            applied_at = type_coerce(c.applied_at, String).label("applied_at") if sqlite else c.applied_at
+            rows = conn.execute(select(c.kind, c.name, c.live_id, c.fingerprints, c.applied, applied_at)).all()
+        when = _utc_from_sqlite_text if sqlite else _utc
+        return {(kind, name): ManagedObject(kind, name, live_id, _json_dict(fingerprints), when(at),
+                                            _json_dict(applied))
+                for kind, name, live_id, fingerprints, applied, at in rows}
+
+    def get(self, kind: str, name: str) -> ManagedObject | None:
+        """One managed object by (kind, name), or None: an indexed lookup, not :meth:`managed`."""
+        with self._tx() as conn:
+            row = conn.execute(_SELECT_MANAGED_ONE, {"key_kind": kind, "key_name": name}).mappings().first()
+        if row is None:
+            return None
+        return ManagedObject(row["kind"], row["name"], row["live_id"], json.loads(row["fingerprints"]),
+                             _utc(row["applied_at"]), json.loads(row["applied"]))
 
     def put(self, obj: ManagedObject) -> None:
         """Insert or replace one managed object."""
@@ -274,17 +315,21 @@ class StateStore:
         per call (before it, or between the platform call and this), and recovery
         handles both by looking at the platform.
         """
+        # Everything serialised before the transaction opens: it holds the write lock.
+        keys = [{"key_kind": kind, "key_name": name} for kind, name in removes]
+        keys += [{"key_kind": obj.kind, "key_name": obj.name} for obj in puts]
+        rows = [{"kind": obj.kind, "name": obj.name, "live_id": obj.live_id,
+                 "fingerprints": json.dumps(obj.fingerprints, sort_keys=True),
+                 "applied": json.dumps(obj.applied, sort_keys=True), "applied_at": obj.applied_at}
+                for obj in puts]
+        entry = {"apply_id": apply_id, "address": address, "action": action, "phase": phase,
+                 "detail": json.dumps(detail, sort_keys=True), "at": _now()}
         with self._tx() as conn:
-            for kind, name in removes:
-                conn.execute(delete(_managed).where((_managed.c.kind == kind) & (_managed.c.name == name)))
-            for obj in puts:
-                conn.execute(delete(_managed).where((_managed.c.kind == obj.kind) & (_managed.c.name == obj.name)))
-                conn.execute(insert(_managed).values(
-                    kind=obj.kind, name=obj.name, live_id=obj.live_id,
-                    fingerprints=json.dumps(obj.fingerprints, sort_keys=True),
-                    applied=json.dumps(obj.applied, sort_keys=True), applied_at=obj.applied_at))
-            conn.execute(insert(_journal).values(apply_id=apply_id, address=address, action=action, phase=phase,
-                                                 detail=json.dumps(detail, sort_keys=True), at=_now()))
+            for key in keys:
+                conn.execute(_DELETE_MANAGED, key)
+            for row in rows:
+                conn.execute(_INSERT_MANAGED, row)
+            conn.execute(_INSERT_JOURNAL, entry)
 
     def pending_intents(self) -> list[JournalEntry]:
         """Intents with no outcome recorded: calls an apply made but did not finish recording."""

@@ -90,7 +90,7 @@ class StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
             if id(node) in seen:
                 raise _SharedNode
             seen.add(id(node))
-            keys = []
+            keys: list[str] | None = []
             for key_node, _ in node.value:
                 if key_node.__class__ is not yaml.ScalarNode or key_node.tag != _STR_TAG:
                     keys = None  # merge key, non-string key: PyYAML's rules apply
@@ -158,10 +158,15 @@ def yaml_error_line(exc: yaml.YAMLError, text: str | None = None) -> tuple[int, 
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line = mark.line + 1 if mark is not None else 0
     problem = getattr(exc, "problem", None) or "invalid YAML"
+    last_line = max(1, len(text.splitlines())) if text is not None else line
+    if line > last_line:  # libyaml puts end-of-input errors on the line after the last one
+        line = last_line
+        if "end of stream" not in problem:
+            problem = f"{problem} at the end of the file"
     context = getattr(exc, "context", None)
     context_mark = getattr(exc, "context_mark", None)
     if context and problem != context:
-        if context_mark is not None and context_mark.line + 1 != line:
+        if context_mark is not None and context_mark.line + 1 != line and context_mark.line < last_line:
             context = f"{context} that starts on line {context_mark.line + 1}"
         problem = f"{problem} ({context})"
     return line, problem

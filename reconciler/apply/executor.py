@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from reconciler.apply.hooks import ApplyHook
 from reconciler.apply.operations import ApplyContext, Operations, timed
 from reconciler.apply.results import ResultCode, StepResult
-from reconciler.errors import AuthctlError
+from reconciler.errors import AuthctlError, PermanentBackendError
 from reconciler.plan import Action, ActionKind, Phase
 from reconciler.planner import AUTH
 
@@ -124,17 +124,25 @@ class Executor:
         try:
             result = timed(step.run)
         except AuthctlError as exc:
-            self.ops.failed(action.address, step.operation, exc.message)
+            self.ops.failed(action.address, step.operation, exc.message,
+                            settled=isinstance(exc, PermanentBackendError))
             result = StepResult(action.address, step.operation, ResultCode.FAILED, exc.message)
         except Exception as exc:  # unknown errors are final for this branch, never retried
-            message = f"{type(exc).__name__}: {exc}"
-            self.ops.failed(action.address, step.operation, message)
+            message = _summary(exc)
+            self.ops.failed(action.address, step.operation, message, settled=False)
             result = StepResult(action.address, step.operation, ResultCode.FAILED, message)
         return self._remember(step, result)
 
     def _remember(self, step: Step, result: StepResult) -> StepResult:
         self.first_outcome.setdefault(step.action.address, result.code)
         return result
+
+
+def _summary(exc: Exception) -> str:
+    """One line for an unexpected error: driver errors append the SQL and its parameters on
+    further lines, which belong in no output, journal or state."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def _rename_action(name: str) -> Action:

@@ -75,11 +75,24 @@ class ApplyContext:
                     if a.resource == AUTH and a.kind in (ActionKind.DELETE, ActionKind.REPLACE) and a.live_id}
         self.retiring_labels = {
             a.label.casefold(): a.id for a in self.snapshot.authorizations.values() if a.id in retiring}
+        self.live_labels = {a.label.casefold() for a in self.snapshot.authorizations.values()}
+
+    def temporary_label(self, label: str, holder: str) -> str:
+        """A label for a successor while ``holder`` still has the real one; never one already in use.
+
+        A successor from an earlier replace whose old half is still blocked may carry
+        ``"<label> (replacing <holder>)"`` already (a second rotation while the first waits).
+        """
+        candidate, n = f"{label} (replacing {holder[:8]})", 2
+        while candidate.casefold() in self.live_labels:
+            candidate, n = f"{label} (replacing {holder[:8]}, {n})", n + 1
+        return candidate
 
 
 class Operations:
     def __init__(self, ctx: ApplyContext) -> None:
         self.ctx = ctx
+        self._open: dict[str, str] = {}  # address -> journal action of its intent still awaiting an outcome
 
     # -- plumbing ----------------------------------------------------------------------------------
     def call(self, func: Callable[[], T]) -> T:
@@ -92,13 +105,30 @@ class Operations:
 
     def intent(self, address: str, operation: str, detail: dict[str, Any]) -> None:
         self.ctx.state.record(self.ctx.apply_id, address, operation, "intent", detail)
+        with self.ctx.lock:
+            self._open[address] = operation
 
     def done(self, address: str, operation: str, detail: dict[str, Any], *, puts: tuple[ManagedObject, ...] = (),
              removes: tuple[tuple[str, str], ...] = ()) -> None:
         self.ctx.state.record(self.ctx.apply_id, address, operation, "done", detail, puts=puts, removes=removes)
+        with self.ctx.lock:
+            if self._open.get(address) == operation:
+                del self._open[address]
 
-    def failed(self, address: str, operation: str, message: str) -> None:
-        self.ctx.state.record(self.ctx.apply_id, address, operation, "failed", {"message": message})
+    def failed(self, address: str, operation: str, message: str, *, settled: bool = True) -> None:
+        """Journal a failed step.
+
+        ``settled``: the platform refused the call, so nothing happened; the step's open intent
+        (whose journal action, e.g. ``create-job``, need not be the step's display name) is
+        closed. Otherwise (retries ran out on a timeout or 5xx, an unexpected error) the call
+        may have happened: the intent stays open and the next apply's recovery looks at the
+        platform, so that an object created after all is adopted, not duplicated or orphaned.
+        """
+        with self.ctx.lock:
+            pending = self._open.pop(address, None)
+        action = (pending or operation) if settled else "error"
+        self.ctx.state.record(self.ctx.apply_id, address, action, "failed",
+                              {"message": message, "step": operation, "settled": settled})
 
     # -- authorizations ----------------------------------------------------------------------------
     def applied_authorization(self, d: DesiredAuthorization, label: str) -> dict[str, Any]:
@@ -113,7 +143,7 @@ class Operations:
         label = d.label
         holder = self.ctx.retiring_labels.get(d.label.casefold())
         if holder is not None:
-            label = f"{d.label} (replacing {holder[:8]})"
+            label = self.ctx.temporary_label(d.label, holder)
         operation = "replace-create" if replacing else "create"
         fingerprints = self.ctx.fingerprints[d.name].recorded()
         applied = self.applied_authorization(d, label)
@@ -141,7 +171,7 @@ class Operations:
         self.intent(action.address, "update", {"label": d.label})
         live = self.call(lambda: self.ctx.backend.update_authorization(
             action.live_id or "", label=d.label, description=d.description))
-        current = self.ctx.state.managed().get((AUTH, d.name))
+        current = self.ctx.state.get(AUTH, d.name)
         puts = ()
         if current is not None:
             applied = {**current.applied, "label": d.label, "description": d.description}
@@ -181,9 +211,9 @@ class Operations:
         try:
             self.call(lambda: self.ctx.backend.update_authorization(live_id, label=label, description=d.description))
         except BackendError as exc:  # the old one is still there (blocked): keep the temporary label
-            self.failed(address, "rename", exc.message)
+            self.failed(address, "rename", exc.message)  # a rename is in place: nothing to recover either way
             return StepResult(address, "rename", ResultCode.BLOCKED, f"keeps its temporary label: {exc.message}")
-        current = self.ctx.state.managed().get((AUTH, name))
+        current = self.ctx.state.get(AUTH, name)
         puts = ()
         if current is not None:
             puts = (ManagedObject(AUTH, name, live_id, current.fingerprints, _now(),

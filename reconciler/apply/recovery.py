@@ -74,7 +74,7 @@ def _settle(state: StateStore, snapshot: Snapshot, entry: JournalEntry, managed_
         if job is not None and job.status != "deleted":
             return "was not deleted; the plan will try again"
         name = entry.address.split("/", 1)[-1]
-        current = state.managed().get((JOB, name))
+        current = state.get(JOB, name)
         if current is not None and current.live_id == live_id:
             state.record(entry.apply_id, entry.address, entry.action, "forgotten", {"live_id": live_id},
                          removes=((JOB, name),))

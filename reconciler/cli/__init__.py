@@ -7,6 +7,7 @@ error is rendered by ``output.report_error``.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -17,7 +18,44 @@ from reconciler.cli.common import CONTEXT_SETTINGS
 from reconciler.errors import AuthctlError
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+# Command modules, in registration order, and which one defines each command. A command
+# is imported when it runs: importing them all (SQLAlchemy, deepdiff, the platform, ...)
+# would add half a second to every `authctl validate`. A command missing from the table
+# still works, only slower: an unknown name loads every module (so does `--help`).
+_COMMAND_MODULES = ("manifests", "planning", "apply", "views", "platform")
+_MODULE_OF = {
+    "validate": "manifests", "providers": "manifests", "schema": "manifests",
+    "plan": "planning",
+    "apply": "apply", "force-unlock": "apply",
+    "status": "views", "show": "views",
+    "platform": "platform",
+}
+
+
+class _LazyGroup(click.Group):
+    """A click group that imports command modules on first use (see ``_MODULE_OF``)."""
+
+    def _load(self, module_name: str) -> None:
+        module = importlib.import_module(f"reconciler.cli.{module_name}")
+        for command in module.COMMANDS:
+            if command.name not in self.commands:
+                self.add_command(command)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        _register_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            module = _MODULE_OF.get(cmd_name)
+            if module is not None:
+                self._load(module)
+            if cmd_name not in self.commands:
+                _register_commands()
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="authctl", message="%(prog)s %(version)s")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def cli(debug: bool) -> None:
@@ -30,14 +68,9 @@ def cli(debug: bool) -> None:
 
 
 def _register_commands() -> None:
-    from reconciler.cli import apply, manifests, planning, platform, views
-
-    for module in (manifests, planning, apply, views, platform):
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register_commands()
+    """Import every command module and register its commands."""
+    for module_name in _COMMAND_MODULES:
+        cli._load(module_name)  # type: ignore[attr-defined]
 
 
 def main(argv: list[str] | None = None) -> int:

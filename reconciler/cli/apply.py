@@ -130,10 +130,14 @@ def apply(plan_file: Path | None, workspace: Workspace, auto_approve: bool, para
     for result in report.results:
         if result.code is ResultCode.NEEDS_PERSON:
             console.print(f"  {result.address}: {result.message}", style="cyan", markup=False)
+    code = report.exit_code()
     if report.count(ResultCode.BLOCKED):
         console.print("Blocked deletes were skipped: the authorizations stay until the jobs or experiences "
-                      "using them stop. Exit code 3.", style="red", markup=False)
-    return report.exit_code()
+                      "using them stop." + (" Exit code 3." if code == 3 else ""), style="red", markup=False)
+    if report.count(ResultCode.FAILED):
+        console.print("Failed changes stopped only their own branch; run apply again once the cause is fixed. "
+                      "Exit code 1.", style="red", markup=False)
+    return code
 
 
 @click.command("force-unlock")

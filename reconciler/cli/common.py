@@ -5,15 +5,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from reconciler.catalog import Catalog, load_catalog
 from reconciler.cli import output
-from reconciler.db import sqlite_path
-from reconciler.state import ManagedObject, StateStore
 from reconciler.workspace import Workspace, load_workspace
+
+if TYPE_CHECKING:  # imported where used: SQLAlchemy costs commands like validate ~0.2 s
+    from reconciler.state import ManagedObject, StateStore
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 F = TypeVar("F", bound=Callable[..., Any])
@@ -58,6 +59,9 @@ def open_state(workspace: Workspace, *, create: bool) -> StateStore | None:
 
     Read-only commands must not leave a new state file behind.
     """
+    from reconciler.db import sqlite_path
+    from reconciler.state import StateStore
+
     url = workspace.resolve_url(workspace.settings.state.url)
     path = sqlite_path(url)
     if not create and path is not None and not path.exists():

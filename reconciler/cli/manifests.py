@@ -9,12 +9,17 @@ import click
 
 from reconciler.catalog import did_you_mean, load_catalog
 from reconciler.cli import output
-from reconciler.cli.common import format_option, workspace_catalog, workspace_options
+from reconciler.cli.common import F, format_option, workspace_catalog, workspace_options
 from reconciler.errors import UsageError
 from reconciler.manifest import load_desired
 from reconciler.manifest.schema import manifest_schema
 from reconciler.render.catalog import catalog_json, provider_detail, providers_table
 from reconciler.workspace import Workspace
+
+
+def _debug_option(func: F) -> F:
+    """Accept ``--debug`` after the command too, as the workspace commands do (main reads it)."""
+    return click.option("--debug", is_flag=True, hidden=True, expose_value=False)(func)
 
 
 @click.command()
@@ -51,6 +56,7 @@ def validate(workspace: Workspace, fmt: str) -> None:
 @click.option("-w", "--workspace", "workspace_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Include the workspace's own provider folders.")
 @format_option("text", "json")
+@_debug_option
 def providers(name: str | None, workspace_dir: Path | None, fmt: str) -> None:
     """List providers, their methods, job workflows and required fields (or one in detail)."""
     from reconciler.workspace import load_workspace
@@ -72,6 +78,7 @@ def providers(name: str | None, workspace_dir: Path | None, fmt: str) -> None:
               help="Write to this file instead of stdout.")
 @click.option("-w", "--workspace", "workspace_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Include the workspace's own providers in the enums.")
+@_debug_option
 def schema(target: Path | None, workspace_dir: Path | None) -> None:
     """Print the JSON Schema of the manifest format, for editors.
 

@@ -63,7 +63,7 @@ class LoadedFiles:
 # A second process pays off from a few MiB of manifests on (fork + pickling cost ~50 ms).
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 # Share of the bytes this process keeps: it also validates documents while the child works.
-_PARENT_SHARE = 0.45
+_PARENT_SHARE = 0.5
 
 
 def read_documents(files: list[tuple[Path, str]], variables: dict[str, Any],

@@ -16,7 +16,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Connection, String, delete, func, insert, inspect, select, type_coerce, update
+from sqlalchemy import (
+    Connection,
+    Result,
+    Row,
+    String,
+    bindparam,
+    delete,
+    func,
+    insert,
+    inspect,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from reconciler.db import make_engine, redact_url, sqlite_path
@@ -131,6 +144,17 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
+# Statements of the create path (one apply makes thousands of calls), built once with bound
+# parameters: building them with literal values per call costs more than executing them.
+_INSERT_AUTH = insert(t.authorizations)
+_INSERT_JOB = insert(t.jobs)
+_INSERT_JOB_AUTH = insert(t.job_auths)
+_LABEL_HOLDER = select(t.authorizations.c.id).where(t.authorizations.c.label_key == bindparam("label_key"))
+_LABEL_HOLDER_EXCEPT = _LABEL_HOLDER.where(t.authorizations.c.id != bindparam("exclude"))
+_AUTH_KIND_FOR_BINDING = (select(t.authorizations.c.provider, t.authorizations.c.method)
+                          .where(t.authorizations.c.id == bindparam("auth_id")).with_for_update())
+
+
 class Platform:
     """An authorization registry on SQLAlchemy. Use :func:`open_platform` to get one."""
 
@@ -196,7 +220,7 @@ class Platform:
         try:
             with self._tx() as conn:
                 self._check_label_free(conn, label)
-                conn.execute(insert(t.authorizations).values(**row))
+                conn.execute(_INSERT_AUTH, row)
         except IntegrityError as exc:
             self._label_taken_meanwhile(label)
             raise DatabaseError(_explain_db_error(exc, self.url)) from None
@@ -317,14 +341,15 @@ class Platform:
                    description: str = "", owner: str = "authctl") -> JobRecord:
         _require_status(status)
         now = _now()
-        job_id = _new_id()
+        row = {"id": _new_id(), "name": name, "workflow": workflow, "status": status,
+               "description": description or "", "config": json.dumps(dict(config or {}), sort_keys=True),
+               "owner": owner, "created": now, "updated": now}
         with self._tx() as conn:
             self._check_binding(conn, workflow, auth_ids)
-            conn.execute(insert(t.jobs).values(
-                id=job_id, name=name, workflow=workflow, status=status, description=description or "",
-                config=json.dumps(dict(config or {}), sort_keys=True), owner=owner, created=now, updated=now))
-            _insert_links(conn, job_id, auth_ids)
-            return self._job(conn, job_id)
+            conn.execute(_INSERT_JOB, row)
+            _insert_links(conn, row["id"], auth_ids)
+        # What a re-read would return (the links as _insert_links wrote them), without the re-read.
+        return _job_record(row, tuple(dict.fromkeys(auth_ids)))
 
     def update_job(self, job_id: str, *, name: str | None = None, config: Mapping[str, Any] | None = None,
                    auth_ids: list[str] | tuple[str, ...] | None = None,
@@ -405,10 +430,10 @@ class Platform:
                            ts(updated), health, health_reason or "", ts(checked_at), ts(expires_at),
                            tuple(scopes.split()) if scopes else ())
                 for (id_, provider, method, type_, label, description, owner, created, updated, health,
-                     health_reason, checked_at, expires_at, scopes) in conn.execute(select(
+                     health_reason, checked_at, expires_at, scopes) in _batched(conn.execute(select(
                          a.id, a.provider, a.method, a.type, a.label, a.description, a.owner, col(a.created),
                          col(a.updated), a.health, a.health_reason, col(a.health_checked_at),
-                         col(a.token_expires_at), a.scopes))
+                         col(a.token_expires_at), a.scopes)))
             ]
             links = _job_links(conn)
             query = select(j.id, j.name, j.workflow, j.status, j.description, j.config, j.owner, col(j.created),
@@ -418,7 +443,8 @@ class Platform:
             jobs = [
                 JobRecord(id_, name, workflow, status, description or "", _json_object(config),
                           links.get(id_, ()), owner, ts(created), ts(updated))  # type: ignore[arg-type]
-                for id_, name, workflow, status, description, config, owner, created, updated in conn.execute(query)
+                for id_, name, workflow, status, description, config, owner, created, updated
+                in _batched(conn.execute(query))
             ]
             exp_links: dict[str, list[str]] = defaultdict(list)
             for exp_id, auth_id in conn.execute(
@@ -475,10 +501,10 @@ class Platform:
         return dict(row)
 
     def _check_label_free(self, conn: Connection, label: str, exclude: str | None = None) -> None:
-        query = select(t.authorizations.c.id).where(t.authorizations.c.label_key == label.casefold())
         if exclude:
-            query = query.where(t.authorizations.c.id != exclude)
-        other = conn.execute(query).scalar()
+            other = conn.execute(_LABEL_HOLDER_EXCEPT, {"label_key": label.casefold(), "exclude": exclude}).scalar()
+        else:
+            other = conn.execute(_LABEL_HOLDER, {"label_key": label.casefold()}).scalar()
         if other is not None:
             raise ConflictError(f"label {label!r} is already used by authorization {other}; labels must be unique")
 
@@ -486,7 +512,9 @@ class Platform:
         if not auth_ids:
             raise ConflictError("a job needs at least one authorization")
         for auth_id in auth_ids:
-            row = self._auth_row(conn, auth_id, lock=True)
+            row = conn.execute(_AUTH_KIND_FOR_BINDING, {"auth_id": auth_id}).mappings().first()  # locks it
+            if row is None:
+                raise NotFoundError(f"no authorization with id {auth_id!r}")
             supported = self._workflow_rule(row["provider"], row["method"], workflow) if self._workflow_rule else None
             if supported is False:
                 raise ConflictError(f"workflow {workflow} does not work with {row['provider']}/{row['method']} "
@@ -511,6 +539,16 @@ class Platform:
         return jobs, experiences
 
 
+def _batched(result: Result[Any], size: int = 2_000) -> Iterator[Row[Any]]:
+    """A big result's rows, fetched ``size`` at a time.
+
+    Iterating a result directly costs one DBAPI ``fetchone`` per row, which is Python
+    code in psycopg (several times slower than its ``fetchmany``).
+    """
+    for batch in result.partitions(size):
+        yield from batch
+
+
 def _job_links(conn: Connection) -> dict[str, tuple[str, ...]]:
     """Every job's authorization ids in binding order, in one query.
 
@@ -519,8 +557,8 @@ def _job_links(conn: Connection) -> dict[str, tuple[str, ...]]:
     almost every job has a single binding.
     """
     bound: dict[str, list[tuple[int, str]]] = {}
-    for job_id, auth_id, position in conn.execute(
-            select(t.job_auths.c.job_id, t.job_auths.c.auth_id, t.job_auths.c.position)):
+    for job_id, auth_id, position in _batched(conn.execute(
+            select(t.job_auths.c.job_id, t.job_auths.c.auth_id, t.job_auths.c.position))):
         pairs = bound.get(job_id)
         if pairs is None:
             bound[job_id] = [(position, auth_id)]
@@ -531,7 +569,7 @@ def _job_links(conn: Connection) -> dict[str, tuple[str, ...]]:
 
 
 def _insert_links(conn: Connection, job_id: str, auth_ids: list[str] | tuple[str, ...]) -> None:
-    conn.execute(insert(t.job_auths), [
+    conn.execute(_INSERT_JOB_AUTH, [
         {"job_id": job_id, "auth_id": a, "position": i} for i, a in enumerate(dict.fromkeys(auth_ids))])
 
 

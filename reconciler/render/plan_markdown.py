@@ -34,6 +34,10 @@ def _action_block(action: dict[str, Any]) -> list[str]:
         lines.append(f"- blocked by {blocker['kind']} {blocker['name']} (id {blocker['id']}, {blocker['status']}, {who})")
     if action.get("instruction"):
         lines.append(f"# {action['instruction']}")
+    for waiting in action["waiting_for"]:
+        lines.append(f"# waits for {waiting} (a person must log in first)")
+    for warning in action["warnings"]:
+        lines.append(f"# warning: {warning}")
     lines += ["```", "", "</details>"]
     return lines
 
@@ -50,7 +54,7 @@ def render_markdown(plan: Plan) -> str:
     if blocked:
         out += ["#### :no_entry: Blocked", ""]
         for action in blocked:
-            names = "; ".join(f"{b['kind']} `{_escape(b['name'])}` ({b['status']}, "
+            names = "; ".join(f"{b['kind']} `{_escape(b['name'])}` (id `{b['id']}`, {b['status']}, "
                               f"{'managed' if b['managed'] else 'unmanaged'})" for b in action["blocked_by"])
             out.append(f"- `{_escape(action['address'])}` ({action['action']}) is blocked by {names}")
         out.append("")
@@ -61,14 +65,17 @@ def render_markdown(plan: Plan) -> str:
     footer = [f"<sub>{len(data['unmanaged'])} unmanaged objects not changed · environment "
               f"`{data['context']['environment'] or 'default'}` · manifests `{data['context']['manifest_digest'][:12]}`"
               "</sub>", ""]
-    size = sum(len(line) + 1 for line in out + footer)
+    size = sum(len(line) + 1 for line in out + [""] + footer)
     for index, action in enumerate(data["actions"]):
         block = _action_block(action)
         block_size = sum(len(line) + 1 for line in block)
-        if size + block_size > MAX_CHARS:
-            left = len(data["actions"]) - index
-            out += ["", f"_… {left} more actions not shown: the comment is limited to {MAX_CHARS:,} characters. "
-                        "Run `authctl plan` for the full plan._", ""]
+        left = len(data["actions"]) - index
+        note = ["", f"_… {left} more actions not shown: the comment is limited to {MAX_CHARS:,} characters. "
+                    "Run `authctl plan` for the full plan._", ""]
+        # Room is kept for the note, so a truncated comment stays within MAX_CHARS too.
+        room = 0 if left == 1 else sum(len(line) + 1 for line in note)
+        if size + block_size + room > MAX_CHARS:
+            out += note
             break
         out += block
         size += block_size

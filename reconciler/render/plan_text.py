@@ -48,7 +48,8 @@ def change_line(change: dict[str, Any]) -> str:
 def action_lines(action: dict[str, Any]) -> list[Text]:
     kind = action["action"]
     head = Text(f"{action['symbol']} {action['address']} ", style=STYLES.get(kind, ""))
-    head.append(VERBS.get(kind, kind), style="")
+    verb = "will be replaced" if kind == "replace" and action["address"].startswith("Job/") else VERBS.get(kind, kind)
+    head.append(verb, style="")
     if action["blocked"]:
         head.append("  BLOCKED", style="bold red")
     lines = [head]

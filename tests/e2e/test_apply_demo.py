@@ -1,0 +1,30 @@
+"""`make demo`: scripts/demo.py tells the whole story on the embedded platform and succeeds."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_the_demo_runs_end_to_end() -> None:
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
+    env.pop("AUTHCTL_PLATFORM_KEY", None)
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "demo.py")], cwd=REPO_ROOT, env=env,
+                            capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=240,
+                            stdin=subprocess.DEVNULL)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert "Traceback" not in out
+    assert "No changes" in out  # the second plan
+    assert "BLOCKED" in out and "emea-lookalikes-manual" in out  # the job started outside the manifests
+    assert "replace-create Authorization/fb-ads-main ... ok" in out  # the rotation
+    assert "(exit code 3)" in out
+    assert "Demo finished" in out
+    assert "demo-fb-main-token" not in out and "demo-not-a-real-key" not in out  # its secrets stay secret

@@ -1,0 +1,284 @@
+"""kill -9 an apply at random moments, then apply again: it must always converge.
+
+A workspace of 200 objects (100 Pinterest token authorizations with ``{env: VAR}``
+credentials + 100 jobs) plus one authorization and one running job made outside the
+manifests. Each iteration (``AUTHCTL_KILL_ITERATIONS``, default 20; seed
+``AUTHCTL_KILL_SEED``) may change the manifests first (rotate secrets -> replaces with
+temporary labels and job moves, edit labels, remove objects -> deletes, restore them,
+pause/resume jobs, move jobs to other authorizations), starts ``authctl apply
+--auto-approve``, kills it (and anything it forked) with SIGKILL after a random delay,
+then runs a new apply to completion and checks:
+
+- live == desired: every desired authorization and job exists exactly once, with the
+  right label, config, stored credential, state and bindings;
+- labels unique, no orphans (every live object is managed, except the outside ones,
+  which are untouched), state consistent (every managed id is live, no deposed object,
+  no open journal intent);
+- ``authctl plan --detailed-exitcode`` exits 0.
+
+The delay is 0.05-1.5 s from the start of the process, or (every other iteration on
+average) 0-0.4 s after the first progress line, so that kills also land in the middle
+of execution and not only during start-up. On a failure the message gives the seed,
+the iteration, the mutation and the killed apply's output.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from apply_support import (
+    AUTH,
+    JOB,
+    World,
+    assert_no_duplicates,
+    assert_no_orphans,
+    assert_state_consistent,
+    auth_doc,
+    documents,
+    job_doc,
+    kill_group,
+    open_platform_of,
+    open_state_of,
+    read_world,
+    settings,
+    start_cli,
+)
+
+N = 100
+ITERATIONS = int(os.environ.get("AUTHCTL_KILL_ITERATIONS", "20"))
+SEED = int(os.environ.get("AUTHCTL_KILL_SEED", "6061"))
+
+
+@dataclass
+class Item:
+    index: int
+    present: bool = True
+    label_v: int = 0
+    token_v: int = 0
+    running: bool = True
+    bound: int = -1  # index of the authorization the job uses; -1: its own
+
+    @property
+    def name(self) -> str:
+        return f"pin-{self.index:03d}"
+
+    @property
+    def job(self) -> str:
+        return f"job-{self.index:03d}"
+
+    @property
+    def label(self) -> str:
+        return f"Kill test {self.index:03d} v{self.label_v}"
+
+    @property
+    def env_var(self) -> str:
+        return f"KILL_TOKEN_{self.index:03d}"
+
+    @property
+    def token(self) -> str:
+        return f"tok-{self.index:03d}-v{self.token_v}"
+
+    @property
+    def account(self) -> str:
+        return str(100000 + self.index)
+
+    def target(self) -> int:
+        return self.index if self.bound < 0 else self.bound
+
+
+class Model:
+    """What the manifests say; the test's own idea of desired state."""
+
+    def __init__(self) -> None:
+        self.items = [Item(i) for i in range(N)]
+
+    def present(self) -> list[Item]:
+        return [i for i in self.items if i.present]
+
+    def write(self, root: Path) -> None:
+        auths = [auth_doc(i.name, i.label, i.env_var, account=i.account) for i in self.present()]
+        jobs = [job_doc(i.job, self.items[i.target()].name, "running" if i.running else "paused")
+                for i in self.present()]
+        (root / "auths.yaml").write_text(documents(*auths), encoding="utf-8")
+        (root / "jobs.yaml").write_text(documents(*jobs), encoding="utf-8")
+
+    def env(self) -> dict[str, str]:
+        return {i.env_var: i.token for i in self.present()}
+
+    # -- mutations (each returns a description) -------------------------------------------------
+    def mutate(self, rng: random.Random) -> str:
+        kind = rng.choices(["none", "rotate", "relabel", "remove", "restore", "pause", "rebind", "mixed"],
+                           weights=[2, 4, 3, 3, 2, 2, 2, 3])[0]
+        if kind == "restore" and not [i for i in self.items if not i.present]:
+            kind = "remove"
+        if kind == "mixed":
+            return "mixed: " + "; ".join(self._one(k, rng, small=True)
+                                         for k in ("rotate", "relabel", "remove", "restore", "pause", "rebind"))
+        return self._one(kind, rng)
+
+    def _pick(self, rng: random.Random, low: int, high: int) -> list[Item]:
+        pool = self.present()
+        return rng.sample(pool, min(len(pool), rng.randint(low, high)))
+
+    def _one(self, kind: str, rng: random.Random, small: bool = False) -> str:
+        low, high = (2, 6) if small else (10, 30)
+        if kind == "rotate":  # a new secret value: replace, jobs moved over, temporary label
+            items = self._pick(rng, low, high)
+            for item in items:
+                item.token_v += 1
+        elif kind == "relabel":  # in-place update
+            items = self._pick(rng, low, high)
+            for item in items:
+                item.label_v += 1
+        elif kind == "remove":  # delete the job and the authorization
+            items = self._pick(rng, max(1, low // 2), high // 2)
+            for item in items:
+                item.present = False
+                for other in self.items:  # jobs bound to it go back to their own authorization
+                    if other.bound == item.index:
+                        other.bound = -1
+        elif kind == "restore":  # create them again
+            items = [i for i in self.items if not i.present]
+            for item in items:
+                item.present, item.bound = True, -1
+        elif kind == "pause":
+            items = self._pick(rng, low, high)
+            for item in items:
+                item.running = not item.running
+        elif kind == "rebind":  # a job moves to another authorization (its own stays)
+            items = self._pick(rng, low, high)
+            targets = self.present()
+            for item in items:
+                item.bound = rng.choice(targets).index
+        else:
+            return "none"
+        return f"{kind} {len(items)}"
+
+
+def _pids_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def check_converged(root: Path, model: Model, outside: dict[str, str], context: str) -> World:
+    world = read_world(root, with_secrets=True)
+    try:
+        assert_state_consistent(world)
+        assert_no_duplicates(world)
+        assert_no_orphans(world, unmanaged_auths={outside["auth"]}, unmanaged_jobs={outside["job"]})
+        present = model.present()
+        assert set(world.managed_ids(AUTH)) == {i.name for i in present}
+        assert set(world.managed_ids(JOB)) == {i.job for i in present}
+        assert len(world.auths) == len(present) + 1
+        assert len(world.jobs) == len(present) + 1
+        for item in present:
+            auth = world.auth_of(item.name)
+            assert (auth.label, auth.provider, auth.method) == (item.label, "pinterest", "capi_token"), item.name
+            stored = world.secrets[auth.id]
+            assert stored["credentials"] == {"token": item.token}, f"{item.name}: credential not the desired one"
+            assert stored["config"] == {"account_id": item.account}, item.name
+            assert len(world.jobs_named(item.job)) == 1, item.job
+            job = world.job_of(item.job)
+            target = world.managed_ids(AUTH)[model.items[item.target()].name]
+            assert job.auth_ids == (target,), f"{item.job} is bound to {job.auth_ids}, not {target}"
+            assert job.status == ("runnable" if item.running else "paused"), f"{item.job}: {job.status}"
+            assert job.workflow == "pinterest-capi-export"
+        out_auth, out_job = world.auths[outside["auth"]], world.jobs[outside["job"]]
+        assert out_auth.label == "Outside the manifests"
+        assert (out_job.status, out_job.auth_ids) == ("runnable", (outside["auth"],))
+    except AssertionError as exc:
+        raise AssertionError(f"{context}\n{exc}") from None
+    return world
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_kill_9_at_random_moments_then_apply_converges(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    rng = random.Random(SEED)
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "authctl.yaml").write_text(settings("kill-resume"), encoding="utf-8")
+    model = Model()
+    model.write(root)
+    logs = tmp_path / "logs"
+
+    # Something made in the platform UI: never touched, never counted as an orphan.
+    platform = open_platform_of(root)
+    try:
+        outside_auth = platform.create_authorization(provider="pinterest", method="capi_token",
+                                                     label="Outside the manifests", config={"account_id": "1"},
+                                                     credentials={"token": "outside"})
+        outside_job = platform.create_job(name="outside-export", workflow="pinterest-capi-export",
+                                          auth_ids=[outside_auth.id])
+    finally:
+        platform.close()
+    outside = {"auth": outside_auth.id, "job": outside_job.id}
+
+    stats = {"killed": 0, "finished_before_kill": 0, "killed_mid_execution": 0, "open_intents_after_kill": 0,
+             "recovered_notes": 0}
+    started = time.monotonic()
+    for iteration in range(ITERATIONS):
+        mutation = "initial: 200 creates" if iteration == 0 else model.mutate(rng)
+        model.write(root)
+        env = model.env()
+        anchored = rng.random() < 0.5
+        delay = rng.uniform(0.0, 0.4) if anchored else rng.uniform(0.05, 1.5)
+        context = (f"seed {SEED}, iteration {iteration}, mutation {mutation!r}, "
+                   f"kill {delay:.2f} s after {'the first progress line' if anchored else 'start'}")
+
+        state = open_state_of(root)
+        try:
+            journal_before = len(state.journal_entries())
+        finally:
+            state.close()
+
+        victim = start_cli("apply", "--auto-approve", cwd=root, env=env, logs=logs, tag=f"it{iteration:02d}")
+        if anchored:
+            victim.wait_for_output("\n[1/", timeout=60)
+        time.sleep(delay)
+        if victim.proc.poll() is None:
+            kill_group(victim)
+            stats["killed"] += 1
+        else:
+            stats["finished_before_kill"] += 1
+            assert victim.proc.returncode == 0, f"{context}: the apply failed on its own:\n{victim.output()}"
+        assert not _pids_alive(victim.pid) or victim.proc.returncode is not None
+
+        state = open_state_of(root)
+        try:
+            written = len(state.journal_entries()) - journal_before
+            open_intents = len(state.pending_intents())
+        finally:
+            state.close()
+        if victim.proc.returncode and written:
+            stats["killed_mid_execution"] += 1
+        if open_intents:
+            stats["open_intents_after_kill"] += 1
+        context += f"; killed apply wrote {written} journal entries, left {open_intents} open intents"
+
+        resume = run_cli("apply", "--auto-approve", cwd=root, env=env, input="", timeout=300)
+        context += f"\n--- killed apply output:\n{victim.output()[-3000:]}\n--- resuming apply output:\n" \
+                   f"{resume.stdout[-6000:]}{resume.stderr}"
+        assert resume.returncode == 0, context
+        assert "Traceback" not in resume.stderr, context
+        stats["recovered_notes"] += resume.stdout.count("Recovered from an interrupted apply")
+
+        check_converged(root, model, outside, context)
+        plan = run_cli("plan", "--detailed-exitcode", cwd=root, env=env, input="")
+        assert plan.returncode == 0, f"{context}\n--- plan:\n{plan.stdout}{plan.stderr}"
+        assert "No changes" in plan.stdout
+
+    elapsed = time.monotonic() - started
+    print(f"\nkill/resume: {ITERATIONS} iterations in {elapsed:.1f} s, seed {SEED}: {stats}")
+    if ITERATIONS >= 10:
+        # The test must actually interrupt applies mid-way, not only kill them while starting up.
+        assert stats["killed_mid_execution"] >= 1, stats
