@@ -14,6 +14,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 
+READ_ONLY = "authctl_read_only"  # execution option: this transaction only reads
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file behind a sqlite URL, or None for other databases and in-memory SQLite."""
     parsed = make_url(url)
@@ -56,5 +59,8 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # Reads (snapshots, reference checks) need no write lock under WAL: a plain
+            # BEGIN lets them run beside a writer instead of queueing behind it.
+            read_only = connection.get_execution_options().get(READ_ONLY, False)
+            connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
     return engine

@@ -62,7 +62,7 @@ def open_session(workspace: Workspace, *, create_state: bool = False) -> Plannin
     try:
         meta = state.meta() if state else None
         key = state.hmac_key() if state else secrets.token_bytes(32)
-        backend = open_backend(workspace, catalog)
+        backend = open_backend(workspace, catalog, create=create_state)
     except BaseException:
         if state is not None:
             state.close()

@@ -41,7 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from reconciler.db import make_engine, redact_url
+from reconciler.db import READ_ONLY, make_engine, redact_url
 from reconciler.errors import LineageMismatchError, LockHeldError, SchemaVersionError, StateError
 from reconciler.state_records import JournalEntry, LockInfo, ManagedObject, StateMeta
 
@@ -147,6 +147,17 @@ class StateStore:
             why = "is locked by another process; try again" if "locked" in text else f"cannot be used: {text}"
             raise StateError(f"the state store {redact_url(self.url)} {why}") from None
 
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read-only transaction: consistent, and no write lock on SQLite."""
+        try:
+            with self._engine.connect() as conn:
+                conn = conn.execution_options(**{READ_ONLY: True})
+                with conn.begin():
+                    yield conn
+        except OperationalError as exc:
+            raise StateError(f"the state store {redact_url(self.url)} cannot be read: {exc.orig}") from None
+
     def _initialise(self, workspace: str | None) -> None:
         try:
             with self._tx() as conn:
@@ -187,14 +198,14 @@ class StateStore:
 
     # -- meta --------------------------------------------------------------------------------
     def meta(self) -> StateMeta:
-        with self._tx() as conn:
+        with self._read() as conn:
             rows = self._meta_rows(conn)
         return StateMeta(rows["lineage"], int(rows["serial"]), rows.get("workspace") or None,
                          int(rows["schema_version"]))
 
     def hmac_key(self) -> bytes:
         """The key for fingerprints; generated once per state, never printed."""
-        with self._tx() as conn:
+        with self._read() as conn:
             return base64.b64decode(self._meta_rows(conn)["hmac_key"])
 
     # -- managed objects -----------------------------------------------------------------------
@@ -206,7 +217,7 @@ class StateStore:
         times slower), and the empty JSON most rows hold is not parsed.
         """
         c = _managed.c
-        with self._tx() as conn:
+        with self._read() as conn:
             sqlite = conn.dialect.name == "sqlite"
             applied_at = type_coerce(c.applied_at, String).label("applied_at") if sqlite else c.applied_at
             rows = conn.execute(select(c.kind, c.name, c.live_id, c.fingerprints, c.applied, applied_at)).all()
@@ -217,7 +228,7 @@ class StateStore:
 
     def get(self, kind: str, name: str) -> ManagedObject | None:
         """One managed object by (kind, name), or None: an indexed lookup, not :meth:`managed`."""
-        with self._tx() as conn:
+        with self._read() as conn:
             row = conn.execute(_SELECT_MANAGED_ONE, {"key_kind": kind, "key_name": name}).mappings().first()
         if row is None:
             return None
@@ -253,7 +264,7 @@ class StateStore:
 
     # -- the apply lock --------------------------------------------------------------------------
     def current_lock(self, name: str = "apply") -> LockInfo | None:
-        with self._tx() as conn:
+        with self._read() as conn:
             row = conn.execute(select(_locks).where(_locks.c.name == name)).mappings().first()
         return _lock_info(row) if row else None
 
@@ -338,7 +349,7 @@ class StateStore:
             (outcome.c.apply_id == _journal.c.apply_id) & (outcome.c.address == _journal.c.address)
             & (outcome.c.action == _journal.c.action) & (outcome.c.phase != "intent")).exists())
         query = select(_journal).where((_journal.c.phase == "intent") & ~closed).order_by(_journal.c.seq)
-        with self._tx() as conn:
+        with self._read() as conn:
             rows = conn.execute(query).mappings().all()
         return [JournalEntry(r["seq"], r["apply_id"], r["address"], r["action"], r["phase"],
                              json.loads(r["detail"]), _utc(r["at"])) for r in rows]
@@ -347,7 +358,7 @@ class StateStore:
         query = select(_journal).order_by(_journal.c.seq)
         if apply_id is not None:
             query = query.where(_journal.c.apply_id == apply_id)
-        with self._tx() as conn:
+        with self._read() as conn:
             rows = conn.execute(query).mappings().all()
         return [JournalEntry(r["seq"], r["apply_id"], r["address"], r["action"], r["phase"],
                              json.loads(r["detail"]), _utc(r["at"])) for r in rows]

@@ -28,7 +28,7 @@ from reconciler.workspace import Workspace
 @click.option("--reverse", is_flag=True, help="Reverse the sort order.")
 def status(workspace: Workspace, fmt: str, sort: str, reverse: bool) -> None:
     """List every authorization on the platform with health, owner and job counts."""
-    backend = open_backend(workspace, workspace_catalog(workspace))
+    backend = open_backend(workspace, workspace_catalog(workspace), create=False)
     try:
         snapshot = backend.snapshot()
     finally:
@@ -48,7 +48,7 @@ def status(workspace: Workspace, fmt: str, sort: str, reverse: bool) -> None:
 def show(name_or_id: str, workspace: Workspace, fmt: str, sort_jobs: str) -> None:
     """Show one authorization (manifest name, id or label): summary, jobs and request counts."""
     managed = managed_objects(workspace)
-    backend = open_backend(workspace, workspace_catalog(workspace))
+    backend = open_backend(workspace, workspace_catalog(workspace), create=False)
     try:
         snapshot = backend.snapshot()
         auth = resolve_authorization(snapshot, managed, name_or_id)

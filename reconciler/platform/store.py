@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from reconciler.db import make_engine, redact_url, sqlite_path
+from reconciler.db import READ_ONLY, make_engine, redact_url, sqlite_path
 from reconciler.errors import (
     ConflictError,
     DatabaseError,
@@ -178,6 +178,17 @@ class Platform:
         except OperationalError as exc:
             raise DatabaseError(_explain_db_error(exc, self.url)) from None
 
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read-only transaction: consistent, and no write lock on SQLite."""
+        try:
+            with self._engine.connect() as conn:
+                conn = conn.execution_options(**{READ_ONLY: True})
+                with conn.begin():
+                    yield conn
+        except OperationalError as exc:
+            raise DatabaseError(_explain_db_error(exc, self.url)) from None
+
     def _initialise(self) -> None:
         with self._tx() as conn:
             existing = set(inspect(conn).get_table_names())
@@ -303,12 +314,12 @@ class Platform:
         return stopped
 
     def get_authorization(self, auth_id: str) -> AuthRecord:
-        with self._tx() as conn:
+        with self._read() as conn:
             return _auth_record(self._auth_row(conn, auth_id))
 
     def find_authorization(self, id_or_label: str) -> AuthRecord:
         """By id, else by label (case-insensitive): how people name things in the UI."""
-        with self._tx() as conn:
+        with self._read() as conn:
             row = conn.execute(select(t.authorizations).where(
                 (t.authorizations.c.id == id_or_label)
                 | (t.authorizations.c.label_key == id_or_label.casefold()))).mappings().first()
@@ -317,7 +328,7 @@ class Platform:
         return _auth_record(row)
 
     def list_authorizations(self) -> list[AuthRecord]:
-        with self._tx() as conn:
+        with self._read() as conn:
             return [_auth_record(r) for r in conn.execute(select(t.authorizations)).mappings()]
 
     def stored_secrets(self, auth_id: str) -> dict[str, Any]:
@@ -389,7 +400,7 @@ class Platform:
         return self.set_job_status(job_id, "deleted")
 
     def get_job(self, job_id: str) -> JobRecord:
-        with self._tx() as conn:
+        with self._read() as conn:
             return self._job(conn, job_id)
 
     # -- experiences -----------------------------------------------------------------------
@@ -423,7 +434,7 @@ class Platform:
         garbage collector while it builds (see :func:`paused_gc`).
         """
         a, j, e = t.authorizations.c, t.jobs.c, t.experiences.c
-        with paused_gc(), self._tx() as conn:
+        with paused_gc(), self._read() as conn:
             col, ts = _timestamp_reading(conn)
             auths = [
                 AuthRecord(id_, provider, method, type_, label, description or "", owner, ts(created),
@@ -459,7 +470,7 @@ class Platform:
 
     def references(self, auth_id: str) -> tuple[list[JobRecord], list[ExperienceRecord]]:
         """Fresh jobs (not deleted) and experiences that use one authorization."""
-        with self._tx() as conn:
+        with self._read() as conn:
             return self._references(conn, auth_id)
 
     # -- request counters ------------------------------------------------------------------
@@ -482,7 +493,7 @@ class Platform:
         windows = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7),
                    "month": timedelta(days=30)}
         totals = {}
-        with self._tx() as conn:
+        with self._read() as conn:
             for name, span in windows.items():
                 since = (now - span).replace(minute=0, second=0, microsecond=0)
                 totals[name] = int(conn.execute(select(func.coalesce(func.sum(t.request_counts.c.count), 0)).where(
@@ -612,12 +623,15 @@ def _explain_db_error(exc: SQLAlchemyError, url: str) -> str:
 
 
 def open_platform(url: str, *, key_file: Path | None = None, mode: DeleteMode = "guarded",
-                  workflow_rule: WorkflowRule | None = None) -> Platform:
-    """Open (creating if needed) a platform database; checks schema version and key first."""
+                  workflow_rule: WorkflowRule | None = None, key: bytes | None = None) -> Platform:
+    """Open (creating if needed) a platform database; checks schema version and key first.
+
+    ``key`` overrides the key lookup (env var, then the key file beside a SQLite file).
+    """
     path = sqlite_path(url)
     if key_file is None and path is not None:
         key_file = path.with_name(path.name + ".key")
-    sealer = Sealer(load_or_create_key(key_file))
+    sealer = Sealer(key if key is not None else load_or_create_key(key_file))
     platform = Platform(url, sealer, mode=mode, workflow_rule=workflow_rule)
     try:
         try:
