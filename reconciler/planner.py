@@ -105,9 +105,12 @@ class _Planner:
         if is_oauth and (live.health == "unhealthy" or replace_reasons):
             why = live.health_reason or "the connection is unhealthy"
             reasons = replace_reasons or [f"OAuth connection is unhealthy: {why}"]
+            instruction = (f"run `authctl reauth {d.name}` (same id: jobs keep working)" if not replace_reasons
+                           else f"an OAuth connection cannot change {', '.join(c.path for c in changes)} in place: "
+                                f"run `authctl login {d.name}` to connect a new one (its jobs move to it)")
             return Action(d.address, ActionKind.REAUTHORIZE, Phase.CREATE_AUTHORIZATIONS, live.id,
-                          tuple(editable), tuple(reasons), preconditions=pre,
-                          instruction=f"run `authctl reauth {d.name}` (same id: jobs keep working)")
+                          tuple(changes + editable) if replace_reasons else tuple(editable), tuple(reasons),
+                          preconditions=pre, instruction=instruction)
         return self._label_update(d, live, tuple(editable), pre)
 
     def _label_update(self, d: DesiredAuthorization, live: LiveAuthorization, changes: tuple[FieldChange, ...],
