@@ -21,7 +21,10 @@ How
        Authorizations whose method supports its workflow, so the workspace is valid.
     2. Run ``python -m reconciler validate -w DIR`` as a child process ``--repeat``
        times. Each run is reaped with ``os.wait4`` so its peak RSS is that one
-       child's (``ru_maxrss``), not the maximum over all children so far.
+       run's (``ru_maxrss``), not the maximum over all children so far. On a big
+       workspace authctl forks one helper process to parse half of the files
+       (reconciler/manifest/loader.py); ``ru_maxrss`` is then the larger of the two
+       processes (the main one, which ends up holding everything), not their sum.
     3. Print one JSON object with sizes, wall seconds (min/median/all runs), the
        peak RSS in MiB, the target and whether it was met.
 

@@ -45,11 +45,14 @@ def _line(index: int, total: int, result: StepResult) -> str:
 class PlainHook:
     """One line per step, for CI logs and pipes."""
 
+    def __init__(self) -> None:
+        self.console = output.stdout()
+
     def on_start(self, total: int) -> None:
         pass
 
     def on_step_done(self, index: int, total: int, result: StepResult) -> None:
-        output.stdout().print(_line(index, total, result), style=RESULT_STYLE[result.code], markup=False)
+        output.print_lines(self.console, _line(index, total, result), style=RESULT_STYLE[result.code])
 
     def on_finish(self, report: ApplyReport) -> None:
         pass
@@ -103,25 +106,29 @@ def apply(plan_file: Path | None, workspace: Workspace, auto_approve: bool, para
     console = output.stdout()
     try:
         prepared = prepare(session, options, saved)
-        for note in prepared.recovered:
-            console.print(f"Recovered from an interrupted apply: {note}", style="yellow", markup=False)
-        plan = prepared.plan
-        if saved is None:
-            console.print(render_text(plan))
-        if not plan.has_changes:
-            prepared.release()
+        try:
+            for note in prepared.recovered:
+                console.print(f"Recovered from an interrupted apply: {note}", style="yellow", markup=False)
+            plan = prepared.plan
             if saved is None:
-                return EXIT_OK
-            console.print("No changes. Live state matches the manifests.", markup=False)
-            return EXIT_OK
-        if saved is None and not auto_approve:
-            if not click.confirm("\nApply these changes?", default=False):
+                output.print_lines(console, render_text(plan))
+            if not plan.has_changes:
                 prepared.release()
-                console.print("Apply cancelled; nothing was changed.", markup=False)
-                return 1
-        console.print("")
-        hook = ProgressHook() if sys.stdout.isatty() else PlainHook()
-        report = execute(prepared, options, hook)
+                if saved is None:
+                    return EXIT_OK
+                console.print("No changes. Live state matches the manifests.", markup=False)
+                return EXIT_OK
+            if saved is None and not auto_approve:
+                if not click.confirm("\nApply these changes?", default=False):
+                    prepared.release()
+                    console.print("Apply cancelled; nothing was changed.", markup=False)
+                    return 1
+            console.print("")
+            hook = ProgressHook() if sys.stdout.isatty() else PlainHook()
+            report = execute(prepared, options, hook)
+        except BaseException:  # Ctrl-C at the prompt, a rendering error: never leave the lock behind
+            prepared.release()  # (execute releases it itself; releasing twice is harmless)
+            raise
     finally:
         session.close()
     style = "bold green" if report.converged else "bold red"

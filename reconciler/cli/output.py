@@ -14,7 +14,8 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
+from rich.text import Text
 
 from reconciler.errors import AuthctlError, ManifestError, Severity
 
@@ -47,6 +48,43 @@ def stdout() -> Console:
 
 def stderr() -> Console:
     return Console(stderr=True, highlight=False, no_color=_no_color(), soft_wrap=True)
+
+
+def _fits_plain(line: str, width: int) -> bool:
+    """True when rich would print ``line`` unchanged: ASCII (one cell a character), no tab, no wrap."""
+    return line.isascii() and "\t" not in line and len(line) <= width
+
+
+def print_lines(console: Console, renderable: RenderableType | str, style: str = "") -> None:
+    """``console.print(renderable, style=style, markup=False)`` with a fast path for plain output.
+
+    When the console writes no styles (not a terminal: pipes, files, CI logs), a line
+    of text that fits the width comes out of rich exactly as it went in, but rich
+    lays it out first at about 100 µs a line; a plan of 4,000 changes has 30,000
+    lines. Such lines (a string, a Text, or a Group of Texts such as the plan) are
+    written straight to the console's file; anything else still goes through rich, in
+    order, so the output is the same byte for byte.
+    """
+    plain = console.color_system is None and not console.is_terminal
+    items = renderable.renderables if isinstance(renderable, Group) else [renderable]
+    if not plain or not all(isinstance(item, str | Text) for item in items):
+        console.print(renderable, style=style, markup=False)
+        return
+    width = console.width  # (a property that looks at the environment each time)
+    pending: list[str] = []
+    for item in items:
+        line = item.plain if isinstance(item, Text) else item
+        # (rich would replace :emoji: codes in a string: strings with a colon go through it)
+        if "\n" not in line and (isinstance(item, Text) or ":" not in line) and _fits_plain(line, width):
+            pending.append(line + "\n")
+            continue
+        if pending:
+            console.file.write("".join(pending))
+            pending = []
+        console.print(item, style=style, markup=False)
+    if pending:
+        console.file.write("".join(pending))
+    console.file.flush()
 
 
 def print_json(data: Any) -> None:

@@ -65,6 +65,29 @@ def test_applied_at_is_kept_as_utc(store: StateStore) -> None:
     assert back == local and back.utcoffset() == timedelta(0)
 
 
+def test_get_reads_one_object_like_managed(store: StateStore) -> None:
+    a = ManagedObject("Authorization", "a", "1" * 32, {"config": "hmac-sha256:c"},
+                      datetime(2025, 1, 2, tzinfo=UTC), {"label": "A", "config": {"n": [1, 2]}})
+    store.put(a)
+    store.put(_obj("a", "2" * 32, kind="Job"))
+    assert store.get("Authorization", "a") == a == store.managed()[("Authorization", "a")]
+    assert store.get("Job", "a") == store.managed()[("Job", "a")]
+    assert store.get("Authorization", "missing") is None
+
+
+def test_record_writes_the_entry_and_the_state_change_together(store: StateStore) -> None:
+    store.put(_obj("old", "o" * 32))
+    store.put(_obj("kept", "k" * 32))
+    new = _obj("new", "n" * 32, config="hmac-sha256:x")
+    again = _obj("kept", "K" * 32)
+    store.record("apply-1", "Authorization/new", "create", "done", {"live_id": "n" * 32},
+                 puts=(new, again), removes=(("Authorization", "old"), ("Authorization", "never-existed")))
+    assert store.managed() == {("Authorization", "new"): new, ("Authorization", "kept"): again}
+    [entry] = store.journal_entries("apply-1")
+    assert (entry.address, entry.action, entry.phase, entry.detail) == (
+        "Authorization/new", "create", "done", {"live_id": "n" * 32})
+
+
 def test_serial_bumps_and_lineage_is_stable(store: StateStore, state_url: str) -> None:
     meta = store.meta()
     assert meta.serial == 0 and meta.workspace == "acme-prod" and meta.schema_version == 1
