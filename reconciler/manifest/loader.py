@@ -26,14 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import jinja2.sandbox
 import yaml
 
 from reconciler.errors import Diagnostic, DiagnosticSink
+from reconciler.manifest.templating import jinja_environment, render
 from reconciler.yamlsource import SourceMap, load_documents, nesting_line, yaml_error_line
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
-_JINJA_MARKERS = ("{{", "{%", "{#")
 
 
 @dataclass(slots=True)
@@ -132,7 +131,7 @@ class _FileResult:
 
 
 def _load_files(files: list[tuple[Path, str]], variables: dict[str, Any]) -> Iterator[_FileResult]:
-    environment = _jinja_environment()
+    environment = jinja_environment()
     for path, display in files:
         yield _load_file(path, display, environment, variables)
 
@@ -144,7 +143,7 @@ def _load_file(path: Path, display: str, environment: jinja2.Environment,
     text = _read_text(path, display, sink)
     if text is None:
         return result
-    result.rendered = _render(environment, text, display, variables, sink)
+    result.rendered = render(environment, text, display, variables, sink)
     if result.rendered is None:
         return result
     rendered = result.rendered
@@ -260,57 +259,3 @@ def _read_text(path: Path, display: str, sink: DiagnosticSink) -> str | None:
         sink.error(f"not UTF-8 text (invalid byte 0x{data[exc.start]:02x}); save the file as UTF-8",
                    file=display, line=line)
         return None
-
-
-def _jinja_environment() -> jinja2.Environment:
-    # Sandboxed: manifests come from pull requests, and `plan` runs on them in CI; a template
-    # must not reach Python internals (``cycler.__init__.__globals__.os`` and the like).
-    return jinja2.sandbox.ImmutableSandboxedEnvironment(
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,
-        loader=jinja2.FunctionLoader(lambda name: None),
-    )
-
-
-def _render(environment: jinja2.Environment, text: str, display: str,
-            variables: dict[str, Any], sink: DiagnosticSink) -> str | None:
-    """Render with StrictUndefined; files without Jinja syntax are returned as they are."""
-    if not any(marker in text for marker in _JINJA_MARKERS):
-        return text
-    try:
-        template = environment.from_string(text)
-    except jinja2.TemplateSyntaxError as exc:
-        sink.error(f"template error: {exc.message}", file=display, line=exc.lineno or 1)
-        return None
-    except RecursionError:
-        sink.error("template error: expression nested too deeply", file=display, line=1)
-        return None
-    try:
-        return template.render(**variables)
-    except jinja2.TemplateNotFound as exc:
-        sink.error(f'template error: cannot load template "{exc.name}": manifests cannot include, '
-                   "import or extend other templates", file=display, line=_template_line(exc))
-    except jinja2.sandbox.SecurityError as exc:
-        sink.error(f"template error: not allowed in manifests: {exc}", file=display,
-                   line=_template_line(exc))
-    except jinja2.UndefinedError as exc:
-        sink.error(f"template error: {exc.message} (define it under vars or "
-                   "environments.<env>.vars in authctl.yaml)", file=display, line=_template_line(exc))
-    except jinja2.TemplateError as exc:
-        sink.error(f"template error: {exc.message or type(exc).__name__}", file=display,
-                   line=_template_line(exc))
-    except Exception as exc:  # a filter raising on bad input, e.g. int("x")
-        sink.error(f"template error: {type(exc).__name__}: {exc}", file=display, line=_template_line(exc))
-    return None
-
-
-def _template_line(exc: BaseException) -> int:
-    """The template line an exception was raised at, from Jinja's rewritten traceback."""
-    line = 0
-    tb = exc.__traceback__ or sys.exc_info()[2]
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == "<template>":
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line or 1
