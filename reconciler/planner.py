@@ -432,8 +432,10 @@ def make_plan(inp: PlanInput) -> Plan:
     if planner.not_compared:
         unique = sorted(set(planner.not_compared))
         shown = "; ".join(unique[:5]) + (f"; and {len(unique) - 5} more" if len(unique) > 5 else "")
-        planner.warnings.append(f"{len(planner.not_compared)} credentials were not compared because their "
-                                f"values are not available here ({shown}); rotations show up where they are")
+        count = len(planner.not_compared)
+        noun = "credential was" if count == 1 else "credentials were"
+        planner.warnings.append(f"{count} {noun} not compared because the values are not available here "
+                                f"({shown}); a rotation shows up where they are")
     guarded.sort(key=Action.sort_key)
     return Plan(actions=tuple(guarded), noop_count=planner.noops, warnings=tuple(dict.fromkeys(planner.warnings)),
                 unmanaged=planner.unmanaged(), context=inp.context)

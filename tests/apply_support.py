@@ -144,14 +144,19 @@ def kill_group(running: Running) -> None:
 
 # -- freezing an apply at a safe point -------------------------------------------------------------
 def write_locked(db: Path) -> bool:
-    """True while some process holds a write transaction on the SQLite database ``db``."""
+    """True while some process holds a write transaction, or is checkpointing, on the SQLite ``db``.
+
+    A process stopped in the middle of a WAL checkpoint (which runs right after a commit)
+    holds no write lock but would still make other writers wait, so both are probed.
+    """
     if not db.exists():
         return False
     conn = sqlite3.connect(db, timeout=0, isolation_level=None)
     try:
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("ROLLBACK")
-        return False
+        busy = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[0]
+        return busy != 0
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
             return True
@@ -160,11 +165,37 @@ def write_locked(db: Path) -> bool:
         conn.close()
 
 
+def wait_stopped(pid: int, timeout: float = 5.0) -> None:
+    """Wait until every thread of ``pid`` has really stopped after a SIGSTOP.
+
+    kill() returns before the target stops: a thread running on another CPU can still
+    begin a transaction in between, and a probe made then would pass while the frozen
+    process goes on to hold the write lock. Linux only (/proc); elsewhere a short sleep.
+    """
+    tasks = Path(f"/proc/{pid}/task")
+    if not tasks.is_dir():
+        time.sleep(0.05)
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = []
+        for stat in tasks.glob("*/stat"):
+            try:
+                states.append(stat.read_text().rsplit(")", 1)[1].split()[0])
+            except (OSError, IndexError):
+                continue  # a thread that just ended
+        if states and all(state in ("T", "t") for state in states):
+            return
+        time.sleep(0.0005)
+    raise AssertionError(f"process {pid} did not stop after SIGSTOP")
+
+
 def freeze(running: Running, root: Path, attempts: int = 500) -> None:
     """SIGSTOP the apply at a moment it holds no write transaction on either database."""
     dbs = [root / ".authctl" / "platform.db", root / ".authctl" / "state.db"]
     for _ in range(attempts):
         os.kill(running.pid, signal.SIGSTOP)
+        wait_stopped(running.pid)
         if not any(write_locked(db) for db in dbs):
             return
         os.kill(running.pid, signal.SIGCONT)
@@ -212,6 +243,15 @@ def open_platform_of(root: Path) -> Platform:
 def open_state_of(root: Path) -> StateStore:
     workspace = load_workspace(root)
     return StateStore.open(workspace.resolve_url(workspace.settings.state.url), workspace=workspace.settings.name)
+
+
+def current_lock(root: Path):  # type: ignore[no-untyped-def]
+    """The apply lock as the state store reports it (None when free)."""
+    state = open_state_of(root)
+    try:
+        return state.current_lock()
+    finally:
+        state.close()
 
 
 @dataclass

@@ -48,7 +48,7 @@ def plan(workspace: Workspace, fmt: str, out: Path | None, detailed_exitcode: bo
     elif fmt == "markdown":
         click.echo(render_markdown(result), nl=False)
     else:
-        output.stdout().print(render_text(result))
+        output.print_lines(output.stdout(), render_text(result))
     if out is not None:
         write_plan_file(out, result)
         if fmt == "text":

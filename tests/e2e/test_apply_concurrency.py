@@ -22,6 +22,7 @@ from apply_support import (
     assert_no_orphans,
     assert_state_consistent,
     auth_doc,
+    current_lock,
     documents,
     freeze,
     job_doc,
@@ -95,7 +96,7 @@ def test_two_applies_at_once_without_waiting_one_fails_with_the_lock_message(tmp
 
     assert len(_created(holder.stdout())) == 2 * N
     _assert_applied_once(root)
-    assert open_state_of(root).current_lock() is None
+    assert current_lock(root) is None
     assert run_cli("plan", "--detailed-exitcode", cwd=root, env=env).returncode == 0
 
 
@@ -141,12 +142,12 @@ def test_a_lock_held_by_a_live_process_blocks_apply_until_force_unlock(tmp_path:
     wrong = run_cli("force-unlock", "00000000-0000-0000-0000-000000000000", cwd=root)
     assert wrong.returncode == 1
     assert "does not match" in wrong.stderr and lock.lock_id in wrong.stderr
-    assert open_state_of(root).current_lock() is not None
+    assert current_lock(root) is not None
 
     unlocked = run_cli("force-unlock", lock.lock_id, cwd=root)
     assert unlocked.returncode == 0, unlocked.stderr
     assert lock.lock_id in unlocked.stdout
-    assert open_state_of(root).current_lock() is None
+    assert current_lock(root) is None
 
     again = run_cli("force-unlock", lock.lock_id, cwd=root)
     assert again.returncode == 1 and "not locked" in again.stderr

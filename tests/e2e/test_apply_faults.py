@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from apply_support import (
     open_platform_of,
     read_world,
     settings,
+    start_cli,
 )
 
 
@@ -171,4 +173,51 @@ def test_a_label_held_by_an_unmanaged_authorization_blocks_only_that_branch(make
     assert_no_duplicates(world)
     assert_no_orphans(world, unmanaged_auths={squatter.id})
     assert world.auth_of("clash").label == "Taken label"
+    assert run_cli("plan", "--detailed-exitcode", cwd=root, env=env).returncode == 0
+
+
+def _create_intents(root: Path) -> int:
+    """How many authorization creates the apply has started (journal intents), read without locking."""
+    try:
+        conn = sqlite3.connect(f"file:{root / '.authctl' / 'state.db'}?mode=ro", uri=True, timeout=5)
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+    try:
+        return conn.execute("SELECT count(*) FROM journal WHERE phase = 'intent' AND action = 'create'").fetchone()[0]
+    except sqlite3.OperationalError:  # no tables yet
+        return 0
+    finally:
+        conn.close()
+
+
+def test_a_short_platform_outage_is_retried_and_the_apply_succeeds(make_workspace, run_cli) -> None:
+    """Every authorization create is refused until about half a second after the first attempt: the
+    calls are retried with backoff, the apply succeeds, and nothing is created twice."""
+    docs = documents(*(auth_doc(f"a-{i}", f"Outage {i}", f"OUTAGE_{i}") for i in range(5)),
+                     *(job_doc(f"j-{i}", f"a-{i}") for i in range(5)))
+    root = make_workspace({"main.yaml": docs}, settings=settings("outage"))
+    env = {f"OUTAGE_{i}": f"t{i}" for i in range(5)}
+    open_platform_of(root).close()
+    with sqlite3.connect(root / ".authctl" / "platform.db", timeout=30) as conn:
+        conn.execute("CREATE TRIGGER outage BEFORE INSERT ON authorizations "
+                     "BEGIN SELECT RAISE(ABORT, 'service unavailable'); END")
+
+    apply = start_cli("apply", "--auto-approve", cwd=root, env=env)
+    deadline = time.monotonic() + 60
+    while _create_intents(root) == 0 and apply.proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert apply.proc.poll() is None, apply.output()
+    time.sleep(0.5)  # the outage lasts a little longer
+    with sqlite3.connect(root / ".authctl" / "platform.db", timeout=30) as conn:
+        conn.execute("DROP TRIGGER outage")
+    assert apply.wait(timeout=120) == 0, apply.output()
+    out = apply.stdout()
+    assert "Apply complete: 10 applied." in out
+    waited = [int(ms) for ms in re.findall(r"create Authorization/\S+ \.\.\. ok \((\d+) ms\)", out)]
+    assert len(waited) == 5 and max(waited) >= 200, f"no create was retried: {waited}"
+    world = read_world(root)
+    assert_state_consistent(world)
+    assert_no_duplicates(world)
+    assert_no_orphans(world)
+    assert len(world.auths) == 5 and len(world.all_jobs) == 5
     assert run_cli("plan", "--detailed-exitcode", cwd=root, env=env).returncode == 0

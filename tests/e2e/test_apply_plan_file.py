@@ -168,3 +168,68 @@ def test_apply_of_a_missing_or_broken_plan_file_is_a_clean_error(applied: Path, 
     broken = run_cli("apply", "broken.json", cwd=root, env=ENV, input="")
     assert broken.returncode == 1 and "not an authctl plan file" in broken.stderr
     assert "Traceback" not in missing.stderr + broken.stderr
+
+
+def _on_a_terminal(root: Path, answer: str | None) -> tuple[int, str]:
+    """Run `authctl apply` on a pseudo-terminal; answer the prompt, or press Ctrl-C at it (None)."""
+    import os
+    import pty
+    import select
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from apply_support import cli_env
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "reconciler", "apply"], cwd=root,
+                            env=cli_env({**ENV, "COLUMNS": "200", "TERM": "dumb"}),
+                            stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    seen, answered = b"", False
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the terminal closed: the process is gone
+                break
+            if not chunk:
+                break
+            seen += chunk
+        if not answered and b"Apply these changes?" in seen:
+            if answer is None:
+                os.kill(proc.pid, signal.SIGINT)
+            else:
+                os.write(master, answer.encode() + b"\n")
+            answered = True
+        if proc.poll() is not None and not ready:
+            break
+    code = proc.wait(timeout=60)
+    os.close(master)
+    return code, seen.decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize("answer", ["n", None], ids=["no", "ctrl-c"])
+def test_on_a_terminal_apply_asks_and_a_no_changes_nothing_and_frees_the_lock(make_workspace, answer) -> None:
+    root = make_workspace({}, settings=settings("tty"))
+    _write(root, {"auth-a": "Label A"})
+    code, text = _on_a_terminal(root, answer)
+    assert code == 1, text
+    assert "Apply these changes?" in text and "Plan: 2 to create" in text
+    if answer == "n":
+        assert "Apply cancelled; nothing was changed." in text
+    assert read_world(root).auths == {}
+    assert _lock_is_free(root), "the lock was left behind"
+
+
+def test_on_a_terminal_apply_asks_and_a_yes_applies(make_workspace, run_cli) -> None:
+    root = make_workspace({}, settings=settings("tty-yes"))
+    _write(root, {"auth-a": "Label A"})
+    code, text = _on_a_terminal(root, "yes")
+    assert code == 0, text
+    assert "Apply complete: 2 applied." in text
+    assert set(read_world(root).managed_ids(AUTH)) == {"auth-a"}
+    assert run_cli("plan", "--detailed-exitcode", cwd=root, env=ENV).returncode == 0

@@ -16,8 +16,8 @@ then runs a new apply to completion and checks:
   no open journal intent);
 - ``authctl plan --detailed-exitcode`` exits 0.
 
-The delay is 0.05-1.5 s from the start of the process, or (every other iteration on
-average) 0-0.4 s after the first progress line, so that kills also land in the middle
+The delay is 0.05-1.5 s from the start of the process, or (three iterations in five on
+average) 0-0.2 s after the first progress line, so that kills also land in the middle
 of execution and not only during start-up. On a failure the message gives the seed,
 the iteration, the mutation and the killed apply's output.
 """
@@ -114,7 +114,7 @@ class Model:
     # -- mutations (each returns a description) -------------------------------------------------
     def mutate(self, rng: random.Random) -> str:
         kind = rng.choices(["none", "rotate", "relabel", "remove", "restore", "pause", "rebind", "mixed"],
-                           weights=[2, 4, 3, 3, 2, 2, 2, 3])[0]
+                           weights=[1, 4, 3, 3, 2, 2, 2, 3])[0]
         if kind == "restore" and not [i for i in self.items if not i.present]:
             kind = "remove"
         if kind == "mixed":
@@ -127,7 +127,7 @@ class Model:
         return rng.sample(pool, min(len(pool), rng.randint(low, high)))
 
     def _one(self, kind: str, rng: random.Random, small: bool = False) -> str:
-        low, high = (2, 6) if small else (10, 30)
+        low, high = (3, 10) if small else (20, 60)  # large enough that an apply takes a while
         if kind == "rotate":  # a new secret value: replace, jobs moved over, temporary label
             items = self._pick(rng, low, high)
             for item in items:
@@ -159,14 +159,6 @@ class Model:
         else:
             return "none"
         return f"{kind} {len(items)}"
-
-
-def _pids_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def check_converged(root: Path, model: Model, outside: dict[str, str], context: str) -> World:
@@ -230,8 +222,8 @@ def test_kill_9_at_random_moments_then_apply_converges(tmp_path: Path, run_cli) 
         mutation = "initial: 200 creates" if iteration == 0 else model.mutate(rng)
         model.write(root)
         env = model.env()
-        anchored = rng.random() < 0.5
-        delay = rng.uniform(0.0, 0.4) if anchored else rng.uniform(0.05, 1.5)
+        anchored = rng.random() < 0.6
+        delay = rng.uniform(0.0, 0.2) if anchored else rng.uniform(0.05, 1.5)
         context = (f"seed {SEED}, iteration {iteration}, mutation {mutation!r}, "
                    f"kill {delay:.2f} s after {'the first progress line' if anchored else 'start'}")
 
@@ -251,7 +243,6 @@ def test_kill_9_at_random_moments_then_apply_converges(tmp_path: Path, run_cli) 
         else:
             stats["finished_before_kill"] += 1
             assert victim.proc.returncode == 0, f"{context}: the apply failed on its own:\n{victim.output()}"
-        assert not _pids_alive(victim.pid) or victim.proc.returncode is not None
 
         state = open_state_of(root)
         try:
@@ -281,4 +272,51 @@ def test_kill_9_at_random_moments_then_apply_converges(tmp_path: Path, run_cli) 
     print(f"\nkill/resume: {ITERATIONS} iterations in {elapsed:.1f} s, seed {SEED}: {stats}")
     if ITERATIONS >= 10:
         # The test must actually interrupt applies mid-way, not only kill them while starting up.
-        assert stats["killed_mid_execution"] >= 1, stats
+        assert stats["killed_mid_execution"] >= ITERATIONS // 10, stats
+
+
+def test_kill_between_the_halves_of_replaces_then_rotate_again(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """Killed after some successors exist (temporary labels, old ones deposed), then rotated again.
+
+    The second replace of each authorization must pick a temporary label that the first
+    successor does not already hold, and the next apply must clean up both generations.
+    """
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "authctl.yaml").write_text(settings("kill-mid-replace"), encoding="utf-8")
+    model = Model()
+    model.items = model.items[:30]
+    model.write(root)
+    first = run_cli("apply", "--auto-approve", cwd=root, env=model.env(), input="")
+    assert first.returncode == 0, first.stdout + first.stderr
+
+    for item in model.items:
+        item.token_v += 1
+    model.write(root)
+    victim = start_cli("apply", "--auto-approve", "--parallelism", "1", cwd=root, env=model.env(),
+                       logs=tmp_path / "logs")
+    assert victim.wait_for_output("replace-create Authorization/", timeout=120), victim.output()
+    kill_group(victim)
+    world = read_world(root)
+    deposed = [k for k in world.managed if k[0] == "DeposedAuthorization"]
+    assert deposed, f"the kill did not land between the halves of a replace:\n{victim.output()}"
+
+    for item in model.items:  # rotate every one again before any apply finishes the first rotation
+        item.token_v += 1
+    for item in model.items[::3]:
+        item.label_v += 1
+    model.write(root)
+    result = run_cli("apply", "--auto-approve", cwd=root, env=model.env(), input="")
+    assert result.returncode == 0, result.stdout + result.stderr
+    world = read_world(root, with_secrets=True)
+    assert_state_consistent(world)
+    assert_no_duplicates(world)
+    assert_no_orphans(world)
+    assert len(world.auths) == 30 and len(world.jobs) == 30
+    for item in model.items:
+        auth = world.auth_of(item.name)
+        assert auth.label == item.label
+        assert world.secrets[auth.id]["credentials"] == {"token": item.token}
+        assert world.job_of(item.job).auth_ids == (auth.id,)
+    plan = run_cli("plan", "--detailed-exitcode", cwd=root, env=model.env(), input="")
+    assert plan.returncode == 0, plan.stdout
