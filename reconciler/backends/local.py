@@ -13,6 +13,8 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
 from reconciler.backends.base import AuthorizationRequest, JobRequest, UsageCounts
 from reconciler.errors import DatabaseError, PermanentBackendError, PlatformError, TemporaryBackendError
 from reconciler.live import LiveAuthorization, LiveExperience, LiveJob, Reference, Snapshot, display_status
@@ -58,6 +60,15 @@ def _translated() -> Iterator[None]:
         raise TemporaryBackendError(exc.message, code="DATABASE") from None
     except PlatformError as exc:
         raise PermanentBackendError(exc.message, code=type(exc).__name__) from None
+    except OperationalError as exc:  # a database hiccup the platform did not classify: retry
+        raise TemporaryBackendError(_first_line(exc), code="DATABASE") from None
+    except SQLAlchemyError as exc:  # an integrity or programming error: retrying cannot help
+        raise PermanentBackendError(_first_line(exc), code="DATABASE") from None
+
+
+def _first_line(exc: SQLAlchemyError) -> str:
+    """The driver's message without SQLAlchemy's statement and parameters (they can hold data)."""
+    return f"platform database error: {str(getattr(exc, 'orig', exc)).splitlines()[0]}"
 
 
 class LocalBackend:

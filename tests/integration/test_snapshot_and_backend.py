@@ -252,6 +252,25 @@ def test_locked_database_is_a_temporary_error(platform: Platform, platform_url: 
     assert [x.label for x in backend.snapshot().authorizations.values()] == ["renamed"]
 
 
+def test_an_unclassified_database_refusal_is_permanent_and_hides_the_statement(
+        platform: Platform, platform_url: str) -> None:
+    """A constraint the platform did not anticipate must not surface as an internal error
+    (nor print SQL with its parameters): it is a permanent backend error with one line."""
+    backend = LocalBackend(platform)
+    auth = backend.create_authorization(_request())
+    raw = sqlite3.connect(platform_url.removeprefix("sqlite:///"))
+    raw.execute("CREATE TRIGGER refuse_jobs BEFORE INSERT ON jobs "
+                "BEGIN SELECT RAISE(ABORT, 'jobs are frozen'); END")
+    raw.commit()
+    raw.close()
+    with pytest.raises(PermanentBackendError) as caught:
+        backend.create_job(JobRequest(name="secret-name-xyz", workflow="facebook-audience-populate",
+                                      auth_ids=(auth.id,)))
+    assert caught.value.code == "DATABASE"
+    assert "jobs are frozen" in caught.value.message
+    assert "INSERT" not in caught.value.message and "secret-name-xyz" not in caught.value.message
+
+
 def test_open_backend_uses_the_workspace_platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "ws"
     root.mkdir()
