@@ -8,22 +8,19 @@ never disagree about what the manifests mean.
 
 from __future__ import annotations
 
-import gc
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from reconciler.backends import Backend, open_backend
+from reconciler.bulk import paused_gc
 from reconciler.catalog import Catalog, load_catalog
-from reconciler.db import sqlite_path
 from reconciler.live import Snapshot
 from reconciler.manifest import LoadResult, load_desired
 from reconciler.manifest.fingerprints import AuthFingerprints, fingerprint_desired
 from reconciler.plan import Plan, PlanContext
 from reconciler.planner import PlanInput, make_plan
-from reconciler.state import StateMeta, StateStore
+from reconciler.state import StateMeta, StateStore, open_state_store
 from reconciler.workspace import Workspace
 
 
@@ -46,14 +43,6 @@ class PlanningSession:
             self.state.close()
 
 
-def open_state_store(workspace: Workspace, *, create: bool) -> StateStore | None:
-    url = workspace.resolve_url(workspace.settings.state.url)
-    path = sqlite_path(url)
-    if not create and path is not None and not path.exists():
-        return None
-    return StateStore.open(url, workspace=workspace.settings.name)
-
-
 def open_session(workspace: Workspace, *, create_state: bool = False) -> PlanningSession:
     """Validate manifests first (cheap, no I/O beyond files), then open state and backend."""
     catalog = load_catalog(workspace.provider_dirs())
@@ -70,28 +59,8 @@ def open_session(workspace: Workspace, *, create_state: bool = False) -> Plannin
     return PlanningSession(workspace, catalog, loaded, backend, state, meta, key)
 
 
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Planning builds hundreds of thousands of long-lived objects (snapshot, state, actions)
-    and no garbage cycles. Left on, the cyclic collector's full collections walk the whole
-    heap, the loaded manifests included: about as long as the planning itself at 60,000
-    objects. Reference counting still frees everything."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            if gc.get_freeze_count() == 0:
-                # Move the new objects straight to the oldest generation, so the first young
-                # collection after gc.enable() does not walk them all (as load_desired does).
-                gc.freeze()
-                gc.unfreeze()
-            gc.enable()
-
-
 def plan_with(session: PlanningSession, snapshot: Snapshot | None = None, now: datetime | None = None) -> Plan:
-    with _cyclic_gc_paused():
+    with paused_gc():
         return _plan_with(session, snapshot, now)
 
 

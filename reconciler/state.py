@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Column,
@@ -41,12 +41,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from reconciler.db import READ_ONLY, make_engine, redact_url
+from reconciler.db import make_engine, read_transaction, redact_url, sqlite_path
 from reconciler.errors import LineageMismatchError, LockHeldError, SchemaVersionError, StateError
 from reconciler.state_records import JournalEntry, LockInfo, ManagedObject, StateMeta
 
+if TYPE_CHECKING:
+    from reconciler.workspace import Workspace
+
 SCHEMA_VERSION = 1
-__all__ = ["JournalEntry", "LockInfo", "ManagedObject", "SCHEMA_VERSION", "StateMeta", "StateStore"]
+__all__ = ["JournalEntry", "LockInfo", "ManagedObject", "SCHEMA_VERSION", "StateMeta", "StateStore",
+           "open_state_store"]
 
 _md = MetaData()
 _meta = Table("state_meta", _md, Column("key", String(64), primary_key=True), Column("value", Text, nullable=False))
@@ -151,10 +155,8 @@ class StateStore:
     def _read(self) -> Iterator[Connection]:
         """A read-only transaction: consistent, and no write lock on SQLite."""
         try:
-            with self._engine.connect() as conn:
-                conn = conn.execution_options(**{READ_ONLY: True})
-                with conn.begin():
-                    yield conn
+            with read_transaction(self._engine) as conn:
+                yield conn
         except OperationalError as exc:
             raise StateError(f"the state store {redact_url(self.url)} cannot be read: {exc.orig}") from None
 
@@ -379,3 +381,15 @@ def _is_orphaned(lock: LockInfo) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def open_state_store(workspace: Workspace, *, create: bool) -> StateStore | None:
+    """The workspace's state store; with ``create=False`` a missing SQLite file gives None.
+
+    Read-only commands (plan, status, show) must not leave a new state file behind.
+    """
+    url = workspace.resolve_url(workspace.settings.state.url)
+    path = sqlite_path(url)
+    if not create and path is not None and not path.exists():
+        return None
+    return StateStore.open(url, workspace=workspace.settings.name)

@@ -16,10 +16,10 @@ from typing import TypeVar
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from reconciler.backends.base import AuthorizationRequest, JobRequest, UsageCounts
+from reconciler.bulk import paused_gc
 from reconciler.errors import DatabaseError, PermanentBackendError, PlatformError, TemporaryBackendError
 from reconciler.live import LiveAuthorization, LiveExperience, LiveJob, Reference, Snapshot, display_status
 from reconciler.platform import AuthRecord, ExperienceRecord, JobRecord, Platform
-from reconciler.platform.store import paused_gc
 
 T = TypeVar("T")
 

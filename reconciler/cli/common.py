@@ -14,7 +14,7 @@ from reconciler.cli import output
 from reconciler.workspace import Workspace, load_workspace
 
 if TYPE_CHECKING:  # imported where used: SQLAlchemy costs commands like validate ~0.2 s
-    from reconciler.state import ManagedObject, StateStore
+    from reconciler.state import ManagedObject
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,23 +54,10 @@ def workspace_catalog(workspace: Workspace) -> Catalog:
     return load_catalog(workspace.provider_dirs())
 
 
-def open_state(workspace: Workspace, *, create: bool) -> StateStore | None:
-    """The workspace's state store; with ``create=False`` a missing SQLite file gives None.
-
-    Read-only commands must not leave a new state file behind.
-    """
-    from reconciler.db import sqlite_path
-    from reconciler.state import StateStore
-
-    url = workspace.resolve_url(workspace.settings.state.url)
-    path = sqlite_path(url)
-    if not create and path is not None and not path.exists():
-        return None
-    return StateStore.open(url, workspace=workspace.settings.name)
-
-
 def managed_objects(workspace: Workspace) -> dict[tuple[str, str], ManagedObject]:
-    state = open_state(workspace, create=False)
+    from reconciler.state import open_state_store
+
+    state = open_state_store(workspace, create=False)
     if state is None:
         return {}
     try:

@@ -6,11 +6,9 @@ back as one ManifestError holding every diagnostic; warnings ride on the result.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
+from reconciler.bulk import paused_gc
 from reconciler.catalog import Catalog
 from reconciler.errors import Diagnostic, DiagnosticSink, Severity, WorkspaceError
 from reconciler.manifest.loader import DocumentReader
@@ -31,26 +29,6 @@ class LoadResult:
     warnings: list[Diagnostic]
 
 
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Loading builds millions of long-lived objects and no garbage cycles worth collecting;
-    left on, the cyclic collector walks the growing heap again and again (a third of the
-    time on a 60,000-document workspace). Reference counting still frees everything."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            if gc.get_freeze_count() == 0:
-                # Move the new objects straight to the oldest generation; otherwise the first
-                # allocation after gc.enable() walks them all as generation 0 (~0.3 s here).
-                # Full collections still see them, so no garbage is kept for good.
-                gc.freeze()
-                gc.unfreeze()
-            gc.enable()
-
-
 def load_desired(workspace: Workspace, catalog: Catalog) -> LoadResult:
     """Load and validate every manifest of the workspace, or raise ManifestError."""
     paths = workspace.manifest_files()
@@ -62,7 +40,7 @@ def load_desired(workspace: Workspace, catalog: Catalog) -> LoadResult:
     files = [(p, workspace.display_path(p)) for p in paths]
     sink = DiagnosticSink()
     reader = DocumentReader(files, workspace.template_vars(), sink)
-    with _cyclic_gc_paused():
+    with paused_gc():
         # Validates the first files while the reader may still be loading the last ones.
         authorizations, jobs = validate_documents(reader, catalog, sink)
     if not sink.has_errors and not authorizations and not jobs:

@@ -6,7 +6,6 @@ Rules live here, not in callers, so that every way in (the local backend, the
 
 from __future__ import annotations
 
-import gc
 import json
 import uuid
 from collections import defaultdict
@@ -32,7 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from reconciler.db import READ_ONLY, make_engine, redact_url, sqlite_path
+from reconciler.bulk import paused_gc
+from reconciler.db import make_engine, read_transaction, redact_url, sqlite_path
 from reconciler.errors import (
     ConflictError,
     DatabaseError,
@@ -106,26 +106,6 @@ def _timestamp_reading(conn: Connection) -> tuple[Callable[[Any], Any], Callable
     return _same, _utc
 
 
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause CPython's cyclic garbage collector while bulk-building acyclic objects.
-
-    A snapshot of 60,000 objects creates a few hundred thousand records, tuples and
-    dicts and no reference cycles; with the collector on, several full collections
-    run over the growing heap while they are built, which cost about as much as the
-    reading itself. The collector is re-enabled on exit (if it was on), and its next
-    young-generation pass goes over the new objects once. Nesting is fine.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 _scan_json = json.JSONDecoder().scan_once
 
 
@@ -182,10 +162,8 @@ class Platform:
     def _read(self) -> Iterator[Connection]:
         """A read-only transaction: consistent, and no write lock on SQLite."""
         try:
-            with self._engine.connect() as conn:
-                conn = conn.execution_options(**{READ_ONLY: True})
-                with conn.begin():
-                    yield conn
+            with read_transaction(self._engine) as conn:
+                yield conn
         except OperationalError as exc:
             raise DatabaseError(_explain_db_error(exc, self.url)) from None
 
@@ -648,4 +626,4 @@ def open_platform(url: str, *, key_file: Path | None = None, mode: DeleteMode = 
     return platform
 
 
-__all__ = ["ACTIVE_JOB_STATUSES", "DeleteMode", "Platform", "open_platform", "paused_gc"]
+__all__ = ["ACTIVE_JOB_STATUSES", "DeleteMode", "Platform", "open_platform"]
