@@ -7,7 +7,6 @@ Rules live here, not in callers, so that every way in (the local backend, the
 from __future__ import annotations
 
 import json
-import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -17,16 +16,11 @@ from typing import Any, Literal
 
 from sqlalchemy import (
     Connection,
-    Result,
-    Row,
-    String,
-    bindparam,
     delete,
     func,
     insert,
     inspect,
     select,
-    type_coerce,
     update,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
@@ -42,11 +36,30 @@ from reconciler.errors import (
 )
 from reconciler.platform import schema as t
 from reconciler.platform.crypto import Sealer, load_or_create_key
+from reconciler.platform.rows import (
+    AUTH_KIND_FOR_BINDING,
+    INSERT_AUTH,
+    INSERT_JOB,
+    LABEL_HOLDER,
+    LABEL_HOLDER_EXCEPT,
+    auth_record,
+    batched,
+    explain_db_error,
+    insert_links,
+    job_links,
+    job_record,
+    json_object,
+    new_id,
+    require_label,
+    require_status,
+    timestamp_reading,
+    utc,
+    utc_now,
+)
 from reconciler.platform.records import (
     ACTIVE_JOB_STATUSES,
     EDITABLE_AUTH_FIELDS,
     HEALTH_STATUSES,
-    JOB_STATUSES,
     AuthRecord,
     ExperienceRecord,
     JobRecord,
@@ -57,82 +70,6 @@ from reconciler.platform.records import (
 DeleteMode = Literal["guarded", "cascade"]
 # (provider, method, workflow) -> supported? None means "no opinion" (unknown workflow).
 WorkflowRule = Callable[[str, str, str], bool | None]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """Everything we store and hand out is timezone-aware UTC.
-
-    SQLite returns naive datetimes (stored as UTC wall time, without offset); PostgreSQL
-    returns them in the session's time zone. Values going in are converted too: SQLite
-    would otherwise store another zone's wall time as if it were UTC.
-    """
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def _utc_from_sqlite_text(text: str | None) -> datetime | None:
-    """A SQLite DATETIME as stored by SQLAlchemy (naive UTC wall time) -> aware UTC.
-
-    The same value as ``_utc(datetime.fromisoformat(text))`` (SQLAlchemy's own SQLite
-    result processor), without the slow ``replace(tzinfo=...)`` per value.
-    """
-    if text is None:
-        return None
-    try:
-        return datetime.fromisoformat(text + "+00:00")
-    except ValueError:  # not naive text after all: take the long way
-        return _utc(datetime.fromisoformat(text))
-
-
-def _as_text(column: Any) -> Any:
-    return type_coerce(column, String).label(column.key)
-
-
-def _same(column: Any) -> Any:
-    return column
-
-
-def _timestamp_reading(conn: Connection) -> tuple[Callable[[Any], Any], Callable[[Any], datetime | None]]:
-    """(how to select a DateTime column, how to turn the value into aware UTC) for bulk reads."""
-    if conn.dialect.name == "sqlite":
-        return _as_text, _utc_from_sqlite_text
-    return _same, _utc
-
-
-_scan_json = json.JSONDecoder().scan_once
-
-
-def _json_object(text: str | None) -> Any:
-    """``json.loads(text or "{}")``, cheaper for the compact JSON the platform writes."""
-    if not text:
-        return {}
-    try:
-        value, end = _scan_json(text, 0)
-    except StopIteration:  # leading whitespace, BOM or not JSON: let json.loads decide
-        return json.loads(text)
-    return value if end == len(text) else json.loads(text)
-
-
-def _new_id() -> str:
-    return uuid.uuid4().hex
-
-
-# Statements of the create path (one apply makes thousands of calls), built once with bound
-# parameters: building them with literal values per call costs more than executing them.
-_INSERT_AUTH = insert(t.authorizations)
-_INSERT_JOB = insert(t.jobs)
-_INSERT_JOB_AUTH = insert(t.job_auths)
-_LABEL_HOLDER = select(t.authorizations.c.id).where(t.authorizations.c.label_key == bindparam("label_key"))
-_LABEL_HOLDER_EXCEPT = _LABEL_HOLDER.where(t.authorizations.c.id != bindparam("exclude"))
-_AUTH_KIND_FOR_BINDING = (select(t.authorizations.c.provider, t.authorizations.c.method)
-                          .where(t.authorizations.c.id == bindparam("auth_id")).with_for_update())
 
 
 class Platform:
@@ -156,7 +93,7 @@ class Platform:
             with self._engine.begin() as conn:
                 yield conn
         except OperationalError as exc:
-            raise DatabaseError(_explain_db_error(exc, self.url)) from None
+            raise DatabaseError(explain_db_error(exc, self.url)) from None
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -165,7 +102,7 @@ class Platform:
             with read_transaction(self._engine) as conn:
                 yield conn
         except OperationalError as exc:
-            raise DatabaseError(_explain_db_error(exc, self.url)) from None
+            raise DatabaseError(explain_db_error(exc, self.url)) from None
 
     def _initialise(self) -> None:
         with self._tx() as conn:
@@ -184,7 +121,7 @@ class Platform:
             conn.execute(insert(t.meta), [
                 {"key": "schema_version", "value": str(t.SCHEMA_VERSION)},
                 {"key": "key_check", "value": self._sealer.key_check()},
-                {"key": "account_id", "value": _new_id()[:16]},
+                {"key": "account_id", "value": new_id()[:16]},
             ])
 
     def close(self) -> None:
@@ -196,24 +133,24 @@ class Platform:
                              credentials: Mapping[str, str] | None = None, owner: str = "authctl",
                              token_expires_at: datetime | None = None,
                              scopes: tuple[str, ...] = ()) -> AuthRecord:
-        _require_label(label)
-        now = _now()
+        require_label(label)
+        now = utc_now()
         row = {
-            "id": _new_id(), "provider": provider, "method": method, "type": type, "label": label,
+            "id": new_id(), "provider": provider, "method": method, "type": type, "label": label,
             "label_key": label.casefold(), "description": description or "",
             "secret_blob": self._sealer.seal({"config": dict(config or {}),
                                               "credentials": dict(credentials or {})}),
             "owner": owner, "created": now, "updated": now, "health": "unknown", "health_reason": "",
-            "health_checked_at": None, "token_expires_at": _utc(token_expires_at), "scopes": " ".join(scopes),
+            "health_checked_at": None, "token_expires_at": utc(token_expires_at), "scopes": " ".join(scopes),
         }
         try:
             with self._tx() as conn:
                 self._check_label_free(conn, label)
-                conn.execute(_INSERT_AUTH, row)
+                conn.execute(INSERT_AUTH, row)
         except IntegrityError as exc:
             self._label_taken_meanwhile(label)
-            raise DatabaseError(_explain_db_error(exc, self.url)) from None
-        return _auth_record(row)
+            raise DatabaseError(explain_db_error(exc, self.url)) from None
+        return auth_record(row)
 
     def update_authorization(self, auth_id: str, **changes: Any) -> AuthRecord:
         """Edit label and/or description; anything else is immutable and refused."""
@@ -227,7 +164,7 @@ class Platform:
         except IntegrityError as exc:
             if "label" in changes:
                 self._label_taken_meanwhile(changes["label"], exclude=auth_id)
-            raise DatabaseError(_explain_db_error(exc, self.url)) from None
+            raise DatabaseError(explain_db_error(exc, self.url)) from None
 
     def _label_taken_meanwhile(self, label: str, exclude: str | None = None) -> None:
         """After a unique violation: on PostgreSQL a concurrent writer may take a label between
@@ -241,15 +178,15 @@ class Platform:
             current = self._auth_row(conn, auth_id)
             values: dict[str, Any] = {}
             if "label" in changes and changes["label"] != current["label"]:
-                _require_label(changes["label"])
+                require_label(changes["label"])
                 self._check_label_free(conn, changes["label"], exclude=auth_id)
                 values.update(label=changes["label"], label_key=changes["label"].casefold())
             if "description" in changes and changes["description"] != current["description"]:
                 values["description"] = changes["description"] or ""
             if values:
-                values["updated"] = _now()
+                values["updated"] = utc_now()
                 conn.execute(update(t.authorizations).where(t.authorizations.c.id == auth_id).values(**values))
-            return _auth_record({**current, **values})
+            return auth_record({**current, **values})
 
     def reauthorize(self, auth_id: str, *, credentials: Mapping[str, str],
                     token_expires_at: datetime | None = None, scopes: tuple[str, ...] = ()) -> AuthRecord:
@@ -258,11 +195,11 @@ class Platform:
             current = self._auth_row(conn, auth_id)
             stored = self._sealer.open(current["secret_blob"])
             stored["credentials"] = dict(credentials)
-            values = {"secret_blob": self._sealer.seal(stored), "updated": _now(), "health": "healthy",
-                      "health_reason": "", "health_checked_at": _now(),
-                      "token_expires_at": _utc(token_expires_at), "scopes": " ".join(scopes)}
+            values = {"secret_blob": self._sealer.seal(stored), "updated": utc_now(), "health": "healthy",
+                      "health_reason": "", "health_checked_at": utc_now(),
+                      "token_expires_at": utc(token_expires_at), "scopes": " ".join(scopes)}
             conn.execute(update(t.authorizations).where(t.authorizations.c.id == auth_id).values(**values))
-            return _auth_record({**current, **values})
+            return auth_record({**current, **values})
 
     def delete_authorization(self, auth_id: str, *, mode: DeleteMode | None = None) -> list[JobRecord]:
         """Delete, guarded by references; in cascade mode stop the jobs instead of refusing.
@@ -283,7 +220,7 @@ class Platform:
                     references=[*active, *experiences])
             if active:  # cascade: behave like Lytics, stopping the work that uses it
                 ids = [j.id for j in active]
-                conn.execute(update(t.jobs).where(t.jobs.c.id.in_(ids)).values(status="killed", updated=_now()))
+                conn.execute(update(t.jobs).where(t.jobs.c.id.in_(ids)).values(status="killed", updated=utc_now()))
                 stopped = active
             conn.execute(delete(t.job_auths).where(t.job_auths.c.auth_id == auth_id))
             conn.execute(delete(t.experience_auths).where(t.experience_auths.c.auth_id == auth_id))
@@ -293,7 +230,7 @@ class Platform:
 
     def get_authorization(self, auth_id: str) -> AuthRecord:
         with self._read() as conn:
-            return _auth_record(self._auth_row(conn, auth_id))
+            return auth_record(self._auth_row(conn, auth_id))
 
     def find_authorization(self, id_or_label: str) -> AuthRecord:
         """By id, else by label (case-insensitive): how people name things in the UI."""
@@ -303,11 +240,11 @@ class Platform:
                 | (t.authorizations.c.label_key == id_or_label.casefold()))).mappings().first()
         if row is None:
             raise NotFoundError(f"no authorization with id or label {id_or_label!r}")
-        return _auth_record(row)
+        return auth_record(row)
 
     def list_authorizations(self) -> list[AuthRecord]:
         with self._read() as conn:
-            return [_auth_record(r) for r in conn.execute(select(t.authorizations)).mappings()]
+            return [auth_record(r) for r in conn.execute(select(t.authorizations)).mappings()]
 
     def stored_secrets(self, auth_id: str) -> dict[str, Any]:
         """Decrypted config and credentials: for the platform's own workers only."""
@@ -319,26 +256,26 @@ class Platform:
             raise ConflictError(f"health must be one of {', '.join(HEALTH_STATUSES)}, not {status!r}")
         with self._tx() as conn:
             current = self._auth_row(conn, auth_id)
-            values = {"health": status, "health_reason": reason, "health_checked_at": _now()}
+            values = {"health": status, "health_reason": reason, "health_checked_at": utc_now()}
             conn.execute(update(t.authorizations).where(t.authorizations.c.id == auth_id).values(**values))
         self.record_request(auth_id)
-        return _auth_record({**current, **values})
+        return auth_record({**current, **values})
 
     # -- jobs ------------------------------------------------------------------------------
     def create_job(self, *, name: str, workflow: str, auth_ids: list[str] | tuple[str, ...],
                    config: Mapping[str, Any] | None = None, status: str = "runnable",
                    description: str = "", owner: str = "authctl") -> JobRecord:
-        _require_status(status)
-        now = _now()
-        row = {"id": _new_id(), "name": name, "workflow": workflow, "status": status,
+        require_status(status)
+        now = utc_now()
+        row = {"id": new_id(), "name": name, "workflow": workflow, "status": status,
                "description": description or "", "config": json.dumps(dict(config or {}), sort_keys=True),
                "owner": owner, "created": now, "updated": now}
         with self._tx() as conn:
             self._check_binding(conn, workflow, auth_ids)
-            conn.execute(_INSERT_JOB, row)
-            _insert_links(conn, row["id"], auth_ids)
-        # What a re-read would return (the links as _insert_links wrote them), without the re-read.
-        return _job_record(row, tuple(dict.fromkeys(auth_ids)))
+            conn.execute(INSERT_JOB, row)
+            insert_links(conn, row["id"], auth_ids)
+        # What a re-read would return (the links as insert_links wrote them), without the re-read.
+        return job_record(row, tuple(dict.fromkeys(auth_ids)))
 
     def update_job(self, job_id: str, *, name: str | None = None, config: Mapping[str, Any] | None = None,
                    auth_ids: list[str] | tuple[str, ...] | None = None,
@@ -346,7 +283,7 @@ class Platform:
         """Full replace of the given fields (Lytics PUT semantics); status changes go elsewhere."""
         with self._tx() as conn:
             job = self._job(conn, job_id)
-            values: dict[str, Any] = {"updated": _now()}
+            values: dict[str, Any] = {"updated": utc_now()}
             if name is not None:
                 values["name"] = name
             if description is not None:
@@ -356,15 +293,15 @@ class Platform:
             if auth_ids is not None and tuple(auth_ids) != job.auth_ids:
                 self._check_binding(conn, job.workflow, auth_ids)
                 conn.execute(delete(t.job_auths).where(t.job_auths.c.job_id == job_id))
-                _insert_links(conn, job_id, auth_ids)
+                insert_links(conn, job_id, auth_ids)
             conn.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(**values))
             return self._job(conn, job_id)
 
     def set_job_status(self, job_id: str, status: str) -> JobRecord:
-        _require_status(status)
+        require_status(status)
         with self._tx() as conn:
             self._job(conn, job_id)
-            conn.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(status=status, updated=_now()))
+            conn.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(status=status, updated=utc_now()))
             return self._job(conn, job_id)
 
     def pause_job(self, job_id: str) -> JobRecord:
@@ -383,8 +320,8 @@ class Platform:
 
     # -- experiences -----------------------------------------------------------------------
     def create_experience(self, *, name: str, auth_ids: list[str] | tuple[str, ...]) -> ExperienceRecord:
-        exp_id = _new_id()
-        now = _now()
+        exp_id = new_id()
+        now = utc_now()
         with self._tx() as conn:
             for auth_id in auth_ids:
                 self._auth_row(conn, auth_id, lock=True)
@@ -413,27 +350,27 @@ class Platform:
         """
         a, j, e = t.authorizations.c, t.jobs.c, t.experiences.c
         with paused_gc(), self._read() as conn:
-            col, ts = _timestamp_reading(conn)
+            col, ts = timestamp_reading(conn)
             auths = [
                 AuthRecord(id_, provider, method, type_, label, description or "", owner, ts(created),
                            ts(updated), health, health_reason or "", ts(checked_at), ts(expires_at),
                            tuple(scopes.split()) if scopes else ())
                 for (id_, provider, method, type_, label, description, owner, created, updated, health,
-                     health_reason, checked_at, expires_at, scopes) in _batched(conn.execute(select(
+                     health_reason, checked_at, expires_at, scopes) in batched(conn.execute(select(
                          a.id, a.provider, a.method, a.type, a.label, a.description, a.owner, col(a.created),
                          col(a.updated), a.health, a.health_reason, col(a.health_checked_at),
                          col(a.token_expires_at), a.scopes)))
             ]
-            links = _job_links(conn)
+            links = job_links(conn)
             query = select(j.id, j.name, j.workflow, j.status, j.description, j.config, j.owner, col(j.created),
                            col(j.updated))
             if not include_deleted:
                 query = query.where(j.status != "deleted")
             jobs = [
-                JobRecord(id_, name, workflow, status, description or "", _json_object(config),
+                JobRecord(id_, name, workflow, status, description or "", json_object(config),
                           links.get(id_, ()), owner, ts(created), ts(updated))  # type: ignore[arg-type]
                 for id_, name, workflow, status, description, config, owner, created, updated
-                in _batched(conn.execute(query))
+                in batched(conn.execute(query))
             ]
             exp_links: dict[str, list[str]] = defaultdict(list)
             for exp_id, auth_id in conn.execute(
@@ -453,7 +390,7 @@ class Platform:
 
     # -- request counters ------------------------------------------------------------------
     def record_request(self, auth_id: str, count: int = 1, at: datetime | None = None) -> None:
-        hour = (at or _now()).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        hour = (at or utc_now()).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         key = (t.request_counts.c.auth_id == auth_id) & (t.request_counts.c.hour == hour)
         for attempt in range(3):
             try:
@@ -467,7 +404,7 @@ class Platform:
                     raise
 
     def request_counts(self, auth_id: str, now: datetime | None = None) -> RequestCounts:
-        now = _utc(now) or _now()
+        now = utc(now) or utc_now()
         windows = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7),
                    "month": timedelta(days=30)}
         totals = {}
@@ -491,9 +428,9 @@ class Platform:
 
     def _check_label_free(self, conn: Connection, label: str, exclude: str | None = None) -> None:
         if exclude:
-            other = conn.execute(_LABEL_HOLDER_EXCEPT, {"label_key": label.casefold(), "exclude": exclude}).scalar()
+            other = conn.execute(LABEL_HOLDER_EXCEPT, {"label_key": label.casefold(), "exclude": exclude}).scalar()
         else:
-            other = conn.execute(_LABEL_HOLDER, {"label_key": label.casefold()}).scalar()
+            other = conn.execute(LABEL_HOLDER, {"label_key": label.casefold()}).scalar()
         if other is not None:
             raise ConflictError(f"label {label!r} is already used by authorization {other}; labels must be unique")
 
@@ -501,7 +438,7 @@ class Platform:
         if not auth_ids:
             raise ConflictError("a job needs at least one authorization")
         for auth_id in auth_ids:
-            row = conn.execute(_AUTH_KIND_FOR_BINDING, {"auth_id": auth_id}).mappings().first()  # locks it
+            row = conn.execute(AUTH_KIND_FOR_BINDING, {"auth_id": auth_id}).mappings().first()  # locks it
             if row is None:
                 raise NotFoundError(f"no authorization with id {auth_id!r}")
             supported = self._workflow_rule(row["provider"], row["method"], workflow) if self._workflow_rule else None
@@ -515,7 +452,7 @@ class Platform:
             raise NotFoundError(f"no job with id {job_id!r}")
         links = conn.execute(select(t.job_auths.c.auth_id).where(t.job_auths.c.job_id == job_id)
                              .order_by(t.job_auths.c.position)).scalars().all()
-        return _job_record(row, links)
+        return job_record(row, links)
 
     def _references(self, conn: Connection, auth_id: str) -> tuple[list[JobRecord], list[ExperienceRecord]]:
         job_ids = conn.execute(select(t.job_auths.c.job_id).where(t.job_auths.c.auth_id == auth_id)).scalars().all()
@@ -523,81 +460,9 @@ class Platform:
         exp_rows = conn.execute(
             select(t.experiences).join(t.experience_auths, t.experience_auths.c.experience_id == t.experiences.c.id)
             .where(t.experience_auths.c.auth_id == auth_id)).mappings().all()
-        experiences = [ExperienceRecord(r["id"], r["name"], r["status"], (auth_id,), _utc(r["created"]))  # type: ignore[arg-type]
+        experiences = [ExperienceRecord(r["id"], r["name"], r["status"], (auth_id,), utc(r["created"]))  # type: ignore[arg-type]
                        for r in exp_rows]
         return jobs, experiences
-
-
-def _batched(result: Result[Any], size: int = 2_000) -> Iterator[Row[Any]]:
-    """A big result's rows, fetched ``size`` at a time.
-
-    Iterating a result directly costs one DBAPI ``fetchone`` per row, which is Python
-    code in psycopg (several times slower than its ``fetchmany``).
-    """
-    for batch in result.partitions(size):
-        yield from batch
-
-
-def _job_links(conn: Connection) -> dict[str, tuple[str, ...]]:
-    """Every job's authorization ids in binding order, in one query.
-
-    Sorted here rather than with ORDER BY job_id, position: SQLite would walk the
-    primary-key index and look every row up in the table (three times slower), and
-    almost every job has a single binding.
-    """
-    bound: dict[str, list[tuple[int, str]]] = {}
-    for job_id, auth_id, position in _batched(conn.execute(
-            select(t.job_auths.c.job_id, t.job_auths.c.auth_id, t.job_auths.c.position))):
-        pairs = bound.get(job_id)
-        if pairs is None:
-            bound[job_id] = [(position, auth_id)]
-        else:
-            pairs.append((position, auth_id))
-    return {job_id: (pairs[0][1],) if len(pairs) == 1 else tuple(a for _, a in sorted(pairs))
-            for job_id, pairs in bound.items()}
-
-
-def _insert_links(conn: Connection, job_id: str, auth_ids: list[str] | tuple[str, ...]) -> None:
-    conn.execute(_INSERT_JOB_AUTH, [
-        {"job_id": job_id, "auth_id": a, "position": i} for i, a in enumerate(dict.fromkeys(auth_ids))])
-
-
-def _auth_record(row: Mapping[str, Any]) -> AuthRecord:
-    return AuthRecord(
-        id=row["id"], provider=row["provider"], method=row["method"], type=row["type"], label=row["label"],
-        description=row["description"] or "", owner=row["owner"], created=_utc(row["created"]),  # type: ignore[arg-type]
-        updated=_utc(row["updated"]), health=row["health"], health_reason=row["health_reason"] or "",  # type: ignore[arg-type]
-        health_checked_at=_utc(row["health_checked_at"]), token_expires_at=_utc(row["token_expires_at"]),
-        scopes=tuple(row["scopes"].split()) if row["scopes"] else (),
-    )
-
-
-def _job_record(row: Mapping[str, Any], auth_ids: list[str] | tuple[str, ...]) -> JobRecord:
-    return JobRecord(
-        id=row["id"], name=row["name"], workflow=row["workflow"], status=row["status"],
-        description=row["description"] or "", config=json.loads(row["config"] or "{}"), auth_ids=tuple(auth_ids),
-        owner=row["owner"], created=_utc(row["created"]), updated=_utc(row["updated"]),  # type: ignore[arg-type]
-    )
-
-
-def _require_label(label: str) -> None:
-    if not isinstance(label, str) or not label.strip():
-        raise ConflictError("an authorization needs a non-empty label")
-
-
-def _require_status(status: str) -> None:
-    if status not in JOB_STATUSES:
-        raise ConflictError(f"unknown job status {status!r} (statuses: {', '.join(JOB_STATUSES)})")
-
-
-def _explain_db_error(exc: SQLAlchemyError, url: str) -> str:
-    text = str(getattr(exc, "orig", exc))
-    where = redact_url(url)
-    if "locked" in text:
-        return f"the platform database {where} is locked by another process; try again"
-    if "unable to open" in text or "readonly" in text or "not a database" in text:
-        return f"the platform database {where} cannot be used: {text}"
-    return f"platform database error ({where}): {text}"
 
 
 def open_platform(url: str, *, key_file: Path | None = None, mode: DeleteMode = "guarded",
@@ -618,7 +483,7 @@ def open_platform(url: str, *, key_file: Path | None = None, mode: DeleteMode = 
             platform._initialise()
     except SQLAlchemyError as exc:
         platform.close()
-        raise DatabaseError(_explain_db_error(exc, url)) from None
+        raise DatabaseError(explain_db_error(exc, url)) from None
     except BaseException:
         # A refused open (wrong key, newer schema) must leave no connection, -wal or -shm behind.
         platform.close()
