@@ -149,7 +149,8 @@ class Platform:
                 conn.execute(INSERT_AUTH, row)
         except IntegrityError as exc:
             self._label_taken_meanwhile(label)
-            raise DatabaseError(explain_db_error(exc, self.url)) from None
+            # Any other constraint: the transaction rolled back, so this is a definite refusal.
+            raise ConflictError(f"refused: {explain_db_error(exc, self.url)}") from None
         return auth_record(row)
 
     def update_authorization(self, auth_id: str, **changes: Any) -> AuthRecord:
