@@ -6,14 +6,15 @@ and connection failures become clear errors instead of driver tracebacks.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import stamina
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, IntegrityError
 
 
 READ_ONLY = "authctl_read_only"  # execution option: this transaction only reads
@@ -75,3 +76,21 @@ def make_engine(url: str) -> Engine:
             read_only = connection.get_execution_options().get(READ_ONLY, False)
             connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
     return engine
+
+
+def _creation_race(exc: Exception) -> bool:
+    return isinstance(exc, IntegrityError) or "locked" in str(exc)
+
+
+def initialise_with_retry(initialise: Callable[[], None]) -> None:
+    """Run a store's create-or-check step, retrying while another process creates the same database.
+
+    Two processes opening a brand-new SQLite file at once race to switch it to WAL and
+    create its tables; the loser may get "database is locked" at once (SQLite does not
+    call the busy handler for that upgrade) or a duplicate-key error. Both go away as
+    soon as the winner commits, so retry briefly with backoff (bounded: 40 tries, 20 s).
+    """
+    for attempt in stamina.retry_context(on=_creation_race, attempts=40, timeout=20.0, wait_initial=0.02,
+                                         wait_max=0.5, wait_jitter=0.05):
+        with attempt:
+            initialise()

@@ -41,7 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from reconciler.db import make_engine, read_transaction, redact_url, sqlite_path
+from reconciler.db import initialise_with_retry, make_engine, read_transaction, redact_url, sqlite_path
 from reconciler.errors import LineageMismatchError, LockHeldError, SchemaVersionError, StateError
 from reconciler.state_records import JournalEntry, LockInfo, ManagedObject, StateMeta
 
@@ -132,10 +132,7 @@ class StateStore:
         """Open or create the store; refuses a newer schema or another workspace's state."""
         store = cls(url)
         try:
-            try:
-                store._initialise(workspace)
-            except IntegrityError:  # a concurrent process created it first
-                store._initialise(workspace)
+            initialise_with_retry(lambda: store._initialise(workspace))
         except BaseException:
             store.close()  # a refused open leaves no connection, -wal or -shm behind
             raise

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from reconciler.bulk import paused_gc
-from reconciler.db import make_engine, read_transaction, redact_url, sqlite_path
+from reconciler.db import initialise_with_retry, make_engine, read_transaction, redact_url, sqlite_path
 from reconciler.errors import (
     ConflictError,
     DatabaseError,
@@ -478,10 +478,7 @@ def open_platform(url: str, *, key_file: Path | None = None, mode: DeleteMode = 
     sealer = Sealer(key if key is not None else load_or_create_key(key_file))
     platform = Platform(url, sealer, mode=mode, workflow_rule=workflow_rule)
     try:
-        try:
-            platform._initialise()
-        except IntegrityError:  # another process initialised it at the same moment
-            platform._initialise()
+        initialise_with_retry(platform._initialise)
     except SQLAlchemyError as exc:
         platform.close()
         raise DatabaseError(explain_db_error(exc, url)) from None
