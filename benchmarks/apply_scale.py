@@ -62,13 +62,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from measure import gnu_time_available, run_measured  # benchmarks/measure.py
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_SECONDS = 10
-GNU_TIME = "/usr/bin/time"
 N_TOKEN_VARS = 4
 TOKEN_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 AUDIENCES = ["high_value", "churn_risk", "lapsed_buyers", "newsletter", "lookalike_seed", "vip"]
@@ -154,70 +154,6 @@ def generate(root: Path, n_auths: int, n_jobs: int, n_files: int, seed: int) -> 
 
 
 # -- measuring -----------------------------------------------------------------------------------------
-_WRAPPER = (
-    "import resource, subprocess, sys\n"
-    "with open(sys.argv[1], 'wb') as out, open(sys.argv[2], 'wb') as err:\n"
-    "    code = subprocess.call(sys.argv[4:], stdout=out, stderr=err)\n"
-    "use = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-    "kib = use.ru_maxrss // (1024 if sys.platform == 'darwin' else 1)\n"
-    "with open(sys.argv[3], 'w') as f:\n"
-    "    f.write(f'{use.ru_utime:.2f} {use.ru_stime:.2f} {kib}')\n"
-    "sys.exit(code)\n"
-)
-
-
-def _gnu_time() -> bool:
-    if sys.platform == "darwin" or not os.access(GNU_TIME, os.X_OK):
-        return False
-    probe = subprocess.run([GNU_TIME, "-f", "%M", "true"], capture_output=True, text=True)
-    lines = probe.stderr.strip().splitlines()
-    return probe.returncode == 0 and bool(lines) and lines[-1].isdigit()
-
-
-def _parse_usage(text: str) -> tuple[float | None, float | None]:
-    """'USER_SECONDS SYSTEM_SECONDS PEAK_KIB' (the last line) -> (cpu seconds, peak RSS MiB)."""
-    lines = text.strip().splitlines()
-    try:
-        user, system, kib = lines[-1].split()
-        return round(float(user) + float(system), 2), round(int(kib) / 1024, 1)
-    except (IndexError, ValueError):
-        return None, None
-
-
-@dataclass
-class Run:
-    seconds: float
-    rss_mib: float | None
-    cpu_seconds: float | None  # user + system: less sensitive than wall time to a busy machine
-    code: int
-    stdout: Path
-    stderr: Path
-
-    def tail(self) -> str:
-        return (self.stderr.read_text(errors="replace")[-3000:] + "\n"
-                + self.stdout.read_text(errors="replace")[-2000:])
-
-
-def run_measured(cmd: list[str], env: dict[str, str], out_dir: Path, tag: str, *, cwd: Path | None = None,
-                 gnu: bool = True) -> Run:
-    """Wall seconds, CPU seconds, peak RSS (MiB) and exit code of one command, run by a small parent."""
-    out, err, rss_file = out_dir / f"{tag}.stdout", out_dir / f"{tag}.stderr", out_dir / f"{tag}.rss"
-    rss_file.unlink(missing_ok=True)
-    if gnu:
-        with open(out, "wb") as o, open(err, "wb") as e:
-            start = time.perf_counter()
-            code = subprocess.call([GNU_TIME, "-f", "%U %S %M", "-o", str(rss_file), *cmd], stdout=o, stderr=e,
-                                   env=env, cwd=cwd)
-            seconds = time.perf_counter() - start
-    else:
-        start = time.perf_counter()
-        code = subprocess.call([sys.executable, "-c", _WRAPPER, str(out), str(err), str(rss_file), *cmd],
-                               env=env, cwd=cwd)
-        seconds = time.perf_counter() - start
-    cpu, rss = _parse_usage(rss_file.read_text()) if rss_file.exists() else (None, None)
-    return Run(seconds, rss, cpu, code, out, err)
-
-
 def _count(db: Path, sql: str) -> Any:
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
@@ -338,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         base.mkdir(parents=True, exist_ok=True)
         out_dir = tmp / "out"
         out_dir.mkdir()
-        gnu = _gnu_time()
+        gnu = gnu_time_available()
 
         template = base / "template"
         started = time.perf_counter()
