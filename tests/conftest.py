@@ -9,6 +9,9 @@
 - ``make_workspace(files, settings="")``: writes a workspace under ``tmp_path`` and returns
   its root. ``files`` maps relative paths to ``str`` (written as UTF-8) or ``bytes``;
   ``settings`` is the text of ``authctl.yaml`` (``None`` writes no authctl.yaml).
+
+Every test runs without ``AUTHCTL_PLATFORM_KEY`` from the developer's environment (autouse
+fixture below), so platforms use the key file beside their database unless a test sets one.
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+@pytest.fixture(autouse=True)
+def _no_platform_key_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AUTHCTL_PLATFORM_KEY", raising=False)
+
 
 CliRunner = Callable[..., "subprocess.CompletedProcess[str]"]
 WorkspaceMaker = Callable[..., Path]

@@ -14,7 +14,6 @@ import json
 import sqlite3
 import uuid
 
-import pytest
 
 from apply_support import (
     auth_doc,
@@ -26,11 +25,6 @@ from apply_support import (
     settings,
     start_cli,
 )
-
-
-@pytest.fixture(autouse=True)
-def _no_key_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AUTHCTL_PLATFORM_KEY", raising=False)
 
 
 def _canary() -> str:

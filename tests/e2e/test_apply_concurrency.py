@@ -13,7 +13,6 @@ import socket
 import time
 from pathlib import Path
 
-import pytest
 
 from apply_support import (
     AUTH,
@@ -35,11 +34,6 @@ from apply_support import (
 )
 
 N = 60  # 120 objects: an apply that takes a while
-
-
-@pytest.fixture(autouse=True)
-def _no_key_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AUTHCTL_PLATFORM_KEY", raising=False)
 
 
 def _workspace(root: Path) -> dict[str, str]:

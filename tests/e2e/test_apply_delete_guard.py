@@ -36,11 +36,6 @@ GONE_LABEL = "Going away"
 MODES = ["guarded", "cascade"]
 
 
-@pytest.fixture(autouse=True)
-def _no_key_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AUTHCTL_PLATFORM_KEY", raising=False)
-
-
 def _manifests(with_gone: bool, extra_jobs: int = 0) -> str:
     docs = [auth_doc("keep", "Staying", "DG_KEEP"), job_doc("keep-job", "keep")]
     if with_gone:

@@ -13,7 +13,6 @@ import sqlite3
 import time
 from pathlib import Path
 
-import pytest
 
 from apply_support import (
     AUTH,
@@ -29,11 +28,6 @@ from apply_support import (
     settings,
     start_cli,
 )
-
-
-@pytest.fixture(autouse=True)
-def _no_key_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AUTHCTL_PLATFORM_KEY", raising=False)
 
 
 def test_a_missing_secret_fails_before_anything_changes(make_workspace, run_cli) -> None:

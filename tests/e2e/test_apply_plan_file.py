@@ -25,11 +25,6 @@ from apply_support import (
 ENV = {"PF_TOKEN_A": "token-a", "PF_TOKEN_B": "token-b", "PF_TOKEN_C": "token-c"}
 
 
-@pytest.fixture(autouse=True)
-def _no_key_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AUTHCTL_PLATFORM_KEY", raising=False)
-
-
 def _write(root: Path, labels: dict[str, str]) -> None:
     docs = [auth_doc(name, label, f"PF_TOKEN_{name[-1].upper()}") for name, label in sorted(labels.items())]
     docs += [job_doc(f"job-{name}", name) for name in sorted(labels)]

@@ -68,11 +68,6 @@ OTHER_AUTH = textwrap.dedent("""\
 SETTINGS = "name: plan-e2e\n"
 
 
-@pytest.fixture(autouse=True)
-def _no_key_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AUTHCTL_PLATFORM_KEY", raising=False)
-
-
 class Seeded:
     """A workspace whose platform holds fb-ads + fb-audiences, both managed in state."""
 

@@ -32,11 +32,6 @@ JSON_KEYS = {"id", "name", "label", "description", "provider", "method", "health
 BASE = datetime(2025, 1, 1, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def _no_key_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AUTHCTL_PLATFORM_KEY", raising=False)
-
-
 def _platform(root: Path) -> Platform:
     return open_local_platform(load_workspace(root), load_catalog())
 

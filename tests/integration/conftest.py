@@ -5,8 +5,8 @@
 - ``pg_url``: a fresh PostgreSQL database per test (created on the server named by
   ``AUTHCTL_TEST_PG_URL`` and dropped afterwards); tests using it skip when it is unset.
 
-Every test runs without ``AUTHCTL_PLATFORM_KEY`` unless it sets one, so the key file
-beside the database is what is used.
+Like every test (see tests/conftest.py), they run without ``AUTHCTL_PLATFORM_KEY`` unless
+they set one, so the key file beside the database is what is used.
 """
 
 from __future__ import annotations
@@ -22,11 +22,6 @@ from sqlalchemy.engine import make_url
 from reconciler.platform import Platform, open_platform
 
 PG_ENV = "AUTHCTL_TEST_PG_URL"
-
-
-@pytest.fixture(autouse=True)
-def _no_platform_key_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AUTHCTL_PLATFORM_KEY", raising=False)
 
 
 @pytest.fixture
