@@ -11,11 +11,12 @@ placeholders that still show a rotation.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from deepdiff import DeepDiff
+
+from reconciler.manifest.fingerprints import canonical
 
 SENSITIVE = "(sensitive)"
 SENSITIVE_ROTATED = "(sensitive, rotated)"
@@ -38,10 +39,6 @@ class FieldChange:
         if self.note:
             data["note"] = self.note
         return data
-
-
-def canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def digest(value: Any) -> str:

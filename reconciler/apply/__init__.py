@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from reconciler.apply.executor import Executor
@@ -127,9 +126,3 @@ def execute(prepared: PreparedApply, options: ApplyOptions, hook: ApplyHook | No
         return report
     finally:
         prepared.release()
-
-
-def load_saved_plan(path: Path) -> dict[str, Any]:
-    from reconciler.planfile import read_plan_file
-
-    return read_plan_file(path)

@@ -20,7 +20,7 @@ import stamina
 from reconciler.backends.base import AuthorizationRequest, Backend, JobRequest
 from reconciler.catalog import Catalog
 from reconciler.errors import BackendError, TemporaryBackendError
-from reconciler.live import ACTIVE_JOB_STATUSES, Snapshot
+from reconciler.live import Snapshot
 from reconciler.manifest.fingerprints import AuthFingerprints
 from reconciler.manifest.model import DesiredAuthorization, DesiredJob, DesiredState
 from reconciler.manifest.secrets import SecretValue
@@ -285,4 +285,4 @@ def timed(func: Callable[[], StepResult]) -> StepResult:
                       round(time.perf_counter() - start, 4), result.live_id)
 
 
-__all__ = ["ACTIVE_JOB_STATUSES", "ApplyContext", "Operations", "RetryPolicy", "timed"]
+__all__ = ["ApplyContext", "Operations", "RetryPolicy", "timed"]
