@@ -1,7 +1,9 @@
-"""Database engines shared by the embedded platform and the state store.
+"""Database access shared by the embedded platform and the state store.
 
-Any SQLAlchemy URL works; SQLite files get WAL and IMMEDIATE write transactions,
-and connection failures become clear errors instead of driver tracebacks.
+Any SQLAlchemy URL works; SQLite files get WAL and IMMEDIATE write transactions.
+:class:`Database` gives both stores the same two transaction shapes (write, read-only)
+and turns a driver's operational failure into the store's own clear error instead of a
+traceback with SQL in it.
 """
 
 from __future__ import annotations
@@ -9,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import stamina
-from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError
+if TYPE_CHECKING:  # SQLAlchemy is imported by what uses it: `plan` on SQLite reads without it
+    from sqlalchemy import Connection, Engine
+    from sqlalchemy.exc import OperationalError
 
 
 READ_ONLY = "authctl_read_only"  # execution option: this transaction only reads
@@ -29,8 +30,58 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
+class Database:
+    """An engine plus the transactions a store runs on it.
+
+    ``on_failure`` turns an :class:`OperationalError` (locked, unreadable, gone) into the
+    store's own error; it receives the error and whether the transaction only read.
+    """
+
+    def __init__(self, url: str, on_failure: Callable[[OperationalError, bool], Exception]) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._on_failure = on_failure
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction (on SQLite: BEGIN IMMEDIATE, so check-then-write rules hold)."""
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise self._on_failure(exc, False) from None
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction: consistent, and no write lock on SQLite."""
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            with read_transaction(self.engine) as conn:
+                yield conn
+        except OperationalError as exc:
+            raise self._on_failure(exc, True) from None
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file behind a sqlite URL, or None for other databases and in-memory SQLite."""
+    scheme, sep, rest = url.partition("://")
+    if sep and not scheme.startswith("sqlite"):
+        return None
+    if sep and scheme == "sqlite" and rest.startswith("/") and not any(c in rest for c in "?%"):
+        path = rest[1:]  # the plain form every workspace URL has: no need to import SQLAlchemy
+        return Path(path) if path and path != ":memory:" else None
+    from sqlalchemy.engine import make_url
+
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return None
@@ -39,6 +90,11 @@ def sqlite_path(url: str) -> Path | None:
 
 def redact_url(url: str) -> str:
     """The URL with any password hidden, for messages."""
+    if sqlite_path(url) is not None:
+        return url  # a file has no password
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
@@ -52,6 +108,8 @@ def make_engine(url: str) -> Engine:
     fail on upgrade; IMMEDIATE takes the write lock up front so check-then-write
     rules (unique labels, the delete guard) hold across processes.
     """
+    from sqlalchemy import create_engine, event
+
     path = sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,6 +137,8 @@ def make_engine(url: str) -> Engine:
 
 
 def _creation_race(exc: Exception) -> bool:
+    from sqlalchemy.exc import IntegrityError
+
     return isinstance(exc, IntegrityError) or "locked" in str(exc)
 
 
@@ -90,6 +150,14 @@ def initialise_with_retry(initialise: Callable[[], None]) -> None:
     call the busy handler for that upgrade) or a duplicate-key error. Both go away as
     soon as the winner commits, so retry briefly with backoff (bounded: 40 tries, 20 s).
     """
+    try:
+        initialise()
+        return
+    except Exception as exc:  # noqa: BLE001 - only a creation race is retried; anything else goes up as is
+        if not _creation_race(exc):
+            raise
+    import stamina  # imported only on a race: the first try nearly always succeeds
+
     for attempt in stamina.retry_context(on=_creation_race, attempts=40, timeout=20.0, wait_initial=0.02,
                                          wait_max=0.5, wait_jitter=0.05):
         with attempt:

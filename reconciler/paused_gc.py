@@ -1,4 +1,4 @@
-"""Helpers for building very many long-lived objects at once (loads, snapshots, plans).
+"""paused_gc: build very many long-lived objects at once (loads, snapshots, plans) without the cyclic collector.
 
 Loading 60,000 manifests, snapshotting 60,000 live objects or planning over them
 creates hundreds of thousands of records and no reference cycles. Left on, CPython's

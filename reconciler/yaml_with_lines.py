@@ -145,6 +145,9 @@ def load_documents(text: str) -> list[tuple[Any, int]]:
         loader.dispose()
 
 
+NESTED_TOO_DEEPLY = "nested too deeply"
+
+
 def yaml_error_line(exc: yaml.YAMLError, text: str | None = None) -> tuple[int, str]:
     """(1-based line, problem) of a PyYAML error, without echoing the input text.
 
@@ -158,6 +161,8 @@ def yaml_error_line(exc: yaml.YAMLError, text: str | None = None) -> tuple[int, 
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line = mark.line + 1 if mark is not None else 0
     problem = getattr(exc, "problem", None) or "invalid YAML"
+    if "nesting depth" in problem:  # libyaml >= 0.2.6 has its own limit; say it in our words either way
+        return line or (nesting_line(text) if text is not None else 0), NESTED_TOO_DEEPLY
     last_line = max(1, len(text.splitlines())) if text is not None else line
     if line > last_line:  # libyaml puts end-of-input errors on the line after the last one
         line = last_line

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 import yaml
 
-from reconciler.yamlsource import SourceMap, load_all, nesting_line, yaml_error_line
+from reconciler.yaml_with_lines import SourceMap, load_all, nesting_line, yaml_error_line
 
 TEXT = textwrap.dedent("""\
     apiVersion: authctl/v1
