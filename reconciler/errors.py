@@ -4,16 +4,20 @@ User mistakes are collected as :class:`Diagnostic` values (like Terraform's tfdi
 so that a loader can keep going and report every problem at once; only the CLI
 boundary turns them into exit code 1. Exceptions are for conditions that stop a
 command. Messages never contain secret values: every raise site formats names,
-never values.
+never values. :class:`ExitCode` is the one table of exit codes; an error's code is
+its class's ``exit_code`` (all ``ExitCode.ERROR`` today).
 
 The tree (``tests/unit/test_errors.py`` keeps this drawing true)::
 
     AuthctlError                    base; exit code 1 unless stated
     ├── UsageError                  bad command-line usage
+    │   └── PlanFileError           a saved plan file cannot be read back
     ├── WorkspaceError              missing/invalid authctl.yaml or workspace folder
     ├── ManifestError               invalid manifests; carries .diagnostics
     ├── CatalogError                a broken provider catalog file
     ├── SecretError                 a secret reference that cannot be resolved
+    ├── StalePlanError              a saved plan no longer matches the world; not applied
+    ├── DependencyNotReadyError     an apply step's authorization is not available (skipped)
     ├── StateError                  the state store cannot be used
     │   ├── LockHeldError           another process holds the apply lock
     │   ├── LineageMismatchError    state belongs to another workspace
@@ -32,7 +36,17 @@ The tree (``tests/unit/test_errors.py`` keeps this drawing true)::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, IntEnum
+
+
+class ExitCode(IntEnum):
+    """Every exit code authctl uses, and what it means to a CI script."""
+
+    OK = 0
+    ERROR = 1  # invalid input, a failed call, a refused plan: nothing more to do until someone fixes it
+    CHANGES = 2  # plan --detailed-exitcode: changes present; apply: a person must log in or reauthorize
+    BLOCKED = 3  # the plan holds blocked actions: it cannot converge
+    INTERRUPTED = 130  # Ctrl-C
 
 
 class Severity(str, Enum):
@@ -70,7 +84,7 @@ class Diagnostic:
 class AuthctlError(Exception):
     """Base of every error authctl raises on purpose."""
 
-    exit_code = 1
+    exit_code = ExitCode.ERROR
 
     def __init__(self, message: str = "", *, hint: str = "") -> None:
         super().__init__(message)
@@ -83,6 +97,10 @@ class AuthctlError(Exception):
 
 class UsageError(AuthctlError):
     """Bad command-line usage (unknown option value, missing argument)."""
+
+
+class PlanFileError(UsageError):
+    """A saved plan file cannot be read back (missing, not JSON, wrong version or shape)."""
 
 
 class WorkspaceError(AuthctlError):
@@ -105,6 +123,14 @@ class CatalogError(AuthctlError):
 
 class SecretError(AuthctlError):
     """A secret reference cannot be resolved (unset variable, unreadable file)."""
+
+
+class StalePlanError(AuthctlError):
+    """A saved plan no longer matches the manifests, the state or the platform; it was not applied."""
+
+
+class DependencyNotReadyError(AuthctlError):
+    """An apply step needs an authorization that is not available yet; the step is skipped."""
 
 
 class StateError(AuthctlError):

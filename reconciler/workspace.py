@@ -7,7 +7,6 @@ memory (``state``), which variables each environment renders the manifests with
 
 from __future__ import annotations
 
-import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reconciler.errors import WorkspaceError
-from reconciler.yamlsource import StrictLoader, line_of, nesting_line, yaml_error_line
+from reconciler.suggestions import did_you_mean
+from reconciler.yaml_with_lines import NESTED_TOO_DEEPLY, StrictLoader, line_of, nesting_line, yaml_error_line
 
 SETTINGS_FILE = "authctl.yaml"
 DATA_DIR = ".authctl"
@@ -183,7 +183,7 @@ def _read_settings(path: Path) -> Settings:
         line, problem = yaml_error_line(exc, text)
         raise WorkspaceError(f"{path.name}:{line}: invalid YAML: {problem}") from None
     except RecursionError:
-        raise WorkspaceError(f"{path.name}:{nesting_line(text)}: invalid YAML: nested too deeply") from None
+        raise WorkspaceError(f"{path.name}:{nesting_line(text)}: invalid YAML: {NESTED_TOO_DEEPLY}") from None
     except ValueError as exc:  # e.g. an integer longer than Python's 4300-digit limit
         raise WorkspaceError(f"{path.name}: invalid YAML: {exc}") from None
     if data is None:
@@ -198,7 +198,7 @@ def _read_settings(path: Path) -> Settings:
             loc = tuple(err["loc"])
             message = err["msg"]
             if err["type"] == "extra_forbidden" and loc:
-                message = f'unknown field "{loc[-1]}"' + _did_you_mean(str(loc[-1]), _settings_fields(loc[:-1]))
+                message = f'unknown field "{loc[-1]}"' + did_you_mean(str(loc[-1]), _settings_fields(loc[:-1]))
             line = line_of(node, loc) or 1
             lines.append((line, f"{path.name}:{line}: {'.'.join(map(str, loc))}: {message}"))
         raise WorkspaceError("\n".join(text for _, text in sorted(lines))) from None
@@ -215,8 +215,3 @@ def _settings_fields(loc: tuple[Any, ...]) -> list[str]:
         return list(EnvironmentSettings.model_fields)
     model = models.get(tuple(str(p) for p in loc))
     return list(model.model_fields) if model else []
-
-
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f'; did you mean "{close[0]}"?' if close else ""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reconciler.bulk import paused_gc
+from reconciler.paused_gc import paused_gc
 from reconciler.catalog import Catalog
 from reconciler.errors import Diagnostic, DiagnosticSink, Severity, WorkspaceError
 from reconciler.manifest.loader import DocumentReader

@@ -30,7 +30,7 @@ import yaml
 
 from reconciler.errors import Diagnostic, DiagnosticSink
 from reconciler.manifest.templating import jinja_environment, render
-from reconciler.yamlsource import SourceMap, load_documents, nesting_line, yaml_error_line
+from reconciler.yaml_with_lines import NESTED_TOO_DEEPLY, SourceMap, load_documents, nesting_line, yaml_error_line
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 
@@ -153,7 +153,7 @@ def _load_file(path: Path, display: str, environment: jinja2.Environment,
         line, problem = yaml_error_line(exc, rendered)
         sink.error(f"invalid YAML: {problem}", file=display, line=line)
     except RecursionError:
-        sink.error("invalid YAML: nested too deeply", file=display, line=nesting_line(rendered))
+        sink.error(f"invalid YAML: {NESTED_TOO_DEEPLY}", file=display, line=nesting_line(rendered))
     except ValueError as exc:  # e.g. an integer longer than Python's 4300-digit limit
         sink.error(f"invalid YAML: {exc}", file=display)
     return result

@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from reconciler.catalog import Catalog, FieldSpec, did_you_mean
+from reconciler.catalog import Catalog, FieldSpec
+from reconciler.suggestions import did_you_mean
 from reconciler.errors import DiagnosticSink
 from reconciler.manifest.loader import RawDocument
 from reconciler.manifest.model import (
