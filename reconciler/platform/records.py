@@ -6,15 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-# The Lytics vocabulary; the UI shows "runnable" as "running".
-JOB_STATUSES = (
-    "runnable", "sleeping", "paused", "pausing", "initializing", "resuming",
-    "completed", "fault", "failed", "killed", "deleted", "unknown",
-)
-# Statuses in which a job still uses its authorizations: deleting one would break it.
-ACTIVE_JOB_STATUSES = frozenset({"runnable", "sleeping", "paused", "pausing", "initializing", "resuming"})
-HEALTH_STATUSES = ("healthy", "unhealthy", "unknown")
-EDITABLE_AUTH_FIELDS = ("label", "description")
+from reconciler.vocabulary import Health, JobStatus
+
+# The platform database layout this authctl writes (platform_meta.schema_version); schema.py declares it.
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -28,11 +23,12 @@ class AuthRecord:
     owner: str
     created: datetime
     updated: datetime
-    health: str
+    health: Health
     health_reason: str
     health_checked_at: datetime | None
     token_expires_at: datetime | None
     scopes: tuple[str, ...]
+    marker: str | None = None  # the creation marker its creator gave, if any
 
 
 @dataclass(frozen=True)
@@ -40,17 +36,18 @@ class JobRecord:
     id: str
     name: str
     workflow: str
-    status: str
+    status: JobStatus
     description: str
     config: dict[str, Any]
     auth_ids: tuple[str, ...]
     owner: str
     created: datetime
     updated: datetime
+    marker: str | None = None  # the creation marker its creator gave, if any
 
     @property
     def active(self) -> bool:
-        return self.status in ACTIVE_JOB_STATUSES
+        return self.status.is_active
 
 
 @dataclass(frozen=True)

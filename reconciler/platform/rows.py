@@ -1,87 +1,23 @@
-"""Rows <-> records for the embedded platform: timestamps, JSON, prepared statements.
+"""Rows <-> records for the embedded platform: row mappings into records, prepared inserts, single-row reads.
 
-Split from store.py so the store reads as the platform's rules and nothing else. The
-bulk readers here are the hot path of every snapshot (see benchmarks/snapshot_scale.py):
-they read SQLite timestamps as text straight into aware UTC datetimes and decode the
-compact JSON the platform writes without ``json.loads``' per-call overhead.
+The bulk snapshot reader lives in snapshot.py (it also runs without SQLAlchemy).
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Result, Row, String, bindparam, insert, select, type_coerce
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, Result, insert, select
 
-from reconciler.db import redact_url
-from reconciler.errors import ConflictError
+from reconciler.clock import as_utc, as_utc_or_none
+from reconciler.errors import NotFoundError
 from reconciler.platform import schema as t
-from reconciler.platform.records import JOB_STATUSES, AuthRecord, JobRecord
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-def utc(value: datetime | None) -> datetime | None:
-    """Everything we store and hand out is timezone-aware UTC.
-
-    SQLite returns naive datetimes (stored as UTC wall time, without offset); PostgreSQL
-    returns them in the session's time zone. Values going in are converted too: SQLite
-    would otherwise store another zone's wall time as if it were UTC.
-    """
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def utc_from_sqlite_text(text: str | None) -> datetime | None:
-    """A SQLite DATETIME as stored by SQLAlchemy (naive UTC wall time) -> aware UTC.
-
-    The same value as ``utc(datetime.fromisoformat(text))`` (SQLAlchemy's own SQLite
-    result processor), without the slow ``replace(tzinfo=...)`` per value.
-    """
-    if text is None:
-        return None
-    try:
-        return datetime.fromisoformat(text + "+00:00")
-    except ValueError:  # not naive text after all: take the long way
-        return utc(datetime.fromisoformat(text))
-
-
-def as_text(column: Any) -> Any:
-    return type_coerce(column, String).label(column.key)
-
-
-def same(column: Any) -> Any:
-    return column
-
-
-def timestamp_reading(conn: Connection) -> tuple[Callable[[Any], Any], Callable[[Any], datetime | None]]:
-    """(how to select a DateTime column, how to turn the value into aware UTC) for bulk reads."""
-    if conn.dialect.name == "sqlite":
-        return as_text, utc_from_sqlite_text
-    return same, utc
-
-
-scan_json = json.JSONDecoder().scan_once
-
-
-def json_object(text: str | None) -> Any:
-    """``json.loads(text or "{}")``, cheaper for the compact JSON the platform writes."""
-    if not text:
-        return {}
-    try:
-        value, end = scan_json(text, 0)
-    except StopIteration:  # leading whitespace, BOM or not JSON: let json.loads decide
-        return json.loads(text)
-    return value if end == len(text) else json.loads(text)
+from reconciler.platform.records import AuthRecord, ExperienceRecord, JobRecord
+from reconciler.platform.snapshot import HEALTH_OF, JOB_STATUS_OF
+from reconciler.vocabulary import JobStatus
 
 
 def new_id() -> str:
@@ -93,15 +29,9 @@ def new_id() -> str:
 INSERT_AUTH = insert(t.authorizations)
 INSERT_JOB = insert(t.jobs)
 INSERT_JOB_AUTH = insert(t.job_auths)
-LABEL_HOLDER = select(t.authorizations.c.id).where(t.authorizations.c.label_key == bindparam("label_key"))
-LABEL_HOLDER_EXCEPT = LABEL_HOLDER.where(t.authorizations.c.id != bindparam("exclude"))
-AUTH_KIND_FOR_BINDING = (select(t.authorizations.c.provider, t.authorizations.c.method)
-                          .where(t.authorizations.c.id == bindparam("auth_id")).with_for_update())
 
 
-
-
-def batched(result: Result[Any], size: int = 2_000) -> Iterator[Row[Any]]:
+def batched(result: Result[Any], size: int = 2_000) -> Iterator[Any]:
     """A big result's rows, fetched ``size`` at a time.
 
     Iterating a result directly costs one DBAPI ``fetchone`` per row, which is Python
@@ -109,25 +39,6 @@ def batched(result: Result[Any], size: int = 2_000) -> Iterator[Row[Any]]:
     """
     for batch in result.partitions(size):
         yield from batch
-
-
-def job_links(conn: Connection) -> dict[str, tuple[str, ...]]:
-    """Every job's authorization ids in binding order, in one query.
-
-    Sorted here rather than with ORDER BY job_id, position: SQLite would walk the
-    primary-key index and look every row up in the table (three times slower), and
-    almost every job has a single binding.
-    """
-    bound: dict[str, list[tuple[int, str]]] = {}
-    for job_id, auth_id, position in batched(conn.execute(
-            select(t.job_auths.c.job_id, t.job_auths.c.auth_id, t.job_auths.c.position))):
-        pairs = bound.get(job_id)
-        if pairs is None:
-            bound[job_id] = [(position, auth_id)]
-        else:
-            pairs.append((position, auth_id))
-    return {job_id: (pairs[0][1],) if len(pairs) == 1 else tuple(a for _, a in sorted(pairs))
-            for job_id, pairs in bound.items()}
 
 
 def insert_links(conn: Connection, job_id: str, auth_ids: list[str] | tuple[str, ...]) -> None:
@@ -138,36 +49,67 @@ def insert_links(conn: Connection, job_id: str, auth_ids: list[str] | tuple[str,
 def auth_record(row: Mapping[str, Any]) -> AuthRecord:
     return AuthRecord(
         id=row["id"], provider=row["provider"], method=row["method"], type=row["type"], label=row["label"],
-        description=row["description"] or "", owner=row["owner"], created=utc(row["created"]),  # type: ignore[arg-type]
-        updated=utc(row["updated"]), health=row["health"], health_reason=row["health_reason"] or "",  # type: ignore[arg-type]
-        health_checked_at=utc(row["health_checked_at"]), token_expires_at=utc(row["token_expires_at"]),
-        scopes=tuple(row["scopes"].split()) if row["scopes"] else (),
+        description=row["description"] or "", owner=row["owner"], created=as_utc(row["created"]),
+        updated=as_utc(row["updated"]), health=HEALTH_OF[row["health"]], health_reason=row["health_reason"] or "",
+        health_checked_at=as_utc_or_none(row["health_checked_at"]),
+        token_expires_at=as_utc_or_none(row["token_expires_at"]),
+        scopes=tuple(row["scopes"].split()) if row["scopes"] else (), marker=row["marker"],
     )
 
 
 def job_record(row: Mapping[str, Any], auth_ids: list[str] | tuple[str, ...]) -> JobRecord:
     return JobRecord(
-        id=row["id"], name=row["name"], workflow=row["workflow"], status=row["status"],
+        id=row["id"], name=row["name"], workflow=row["workflow"], status=JOB_STATUS_OF[row["status"]],
         description=row["description"] or "", config=json.loads(row["config"] or "{}"), auth_ids=tuple(auth_ids),
-        owner=row["owner"], created=utc(row["created"]), updated=utc(row["updated"]),  # type: ignore[arg-type]
+        owner=row["owner"], created=as_utc(row["created"]), updated=as_utc(row["updated"]), marker=row["marker"],
     )
 
 
-def require_label(label: str) -> None:
-    if not isinstance(label, str) or not label.strip():
-        raise ConflictError("an authorization needs a non-empty label")
+def first_auth_row(conn: Connection, where: Any, lock: bool = False) -> dict[str, Any] | None:
+    """The first authorization row matching ``where`` (``lock``: FOR UPDATE, where the database has it)."""
+    query = select(t.authorizations).where(where)
+    if lock:
+        query = query.with_for_update()
+    row = conn.execute(query).mappings().first()
+    return None if row is None else dict(row)
 
 
-def require_status(status: str) -> None:
-    if status not in JOB_STATUSES:
-        raise ConflictError(f"unknown job status {status!r} (statuses: {', '.join(JOB_STATUSES)})")
+def auth_row(conn: Connection, auth_id: str, lock: bool = False) -> dict[str, Any]:
+    """One authorization's row; NotFoundError if there is none."""
+    row = first_auth_row(conn, t.authorizations.c.id == auth_id, lock)
+    if row is None:
+        raise NotFoundError(f"no authorization with id {auth_id!r}")
+    return row
 
 
-def explain_db_error(exc: SQLAlchemyError, url: str) -> str:
-    text = str(getattr(exc, "orig", exc))
-    where = redact_url(url)
-    if "locked" in text:
-        return f"the platform database {where} is locked by another process; try again"
-    if "unable to open" in text or "readonly" in text or "not a database" in text:
-        return f"the platform database {where} cannot be used: {text}"
-    return f"platform database error ({where}): {text}"
+def read_job(conn: Connection, job_id: str) -> JobRecord:
+    row = conn.execute(select(t.jobs).where(t.jobs.c.id == job_id)).mappings().first()
+    if row is None:
+        raise NotFoundError(f"no job with id {job_id!r}")
+    links = conn.execute(select(t.job_auths.c.auth_id).where(t.job_auths.c.job_id == job_id)
+                         .order_by(t.job_auths.c.position)).scalars().all()
+    return job_record(row, links)
+
+
+def read_job_by_marker(conn: Connection, marker: str) -> JobRecord | None:
+    """The job (not deleted) created with ``marker``, with its bindings, in one indexed query."""
+    j, links = t.jobs, t.job_auths
+    rows = conn.execute(
+        select(j, links.c.auth_id.label("bound_auth_id")).outerjoin(links, links.c.job_id == j.c.id)
+        .where((j.c.marker == marker) & (j.c.status != JobStatus.DELETED.value))
+        .order_by(links.c.position)).mappings().all()
+    if not rows:
+        return None
+    return job_record(rows[0], [r["bound_auth_id"] for r in rows if r["bound_auth_id"] is not None])
+
+
+def references(conn: Connection, auth_id: str) -> tuple[list[JobRecord], list[ExperienceRecord]]:
+    """The jobs (not deleted) and imported experiences that use one authorization."""
+    job_ids = conn.execute(select(t.job_auths.c.job_id).where(t.job_auths.c.auth_id == auth_id)).scalars().all()
+    jobs = [j for j in (read_job(conn, i) for i in job_ids) if j.status != JobStatus.DELETED]
+    exp_rows = conn.execute(
+        select(t.experiences).join(t.experience_auths, t.experience_auths.c.experience_id == t.experiences.c.id)
+        .where(t.experience_auths.c.auth_id == auth_id)).mappings().all()
+    experiences = [ExperienceRecord(r["id"], r["name"], r["status"], (auth_id,), as_utc(r["created"]))
+                   for r in exp_rows]
+    return jobs, experiences

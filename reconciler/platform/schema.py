@@ -1,7 +1,9 @@
-"""Tables of the embedded platform (SQLAlchemy Core) and the engine factory.
+"""The embedded platform's tables (SQLAlchemy Core), as of schema version SCHEMA_VERSION.
 
 Core rather than the ORM: a snapshot of 60,000 rows must load in well under a
-second, and rows map straight onto frozen records.
+second, and rows map straight onto frozen records. A change here raises
+SCHEMA_VERSION and adds the in-place upgrade from the previous version to
+:mod:`reconciler.platform.migrate`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 1
+# 1: the first release. 2: creation markers on authorizations and jobs.
+from reconciler.platform.records import SCHEMA_VERSION  # noqa: E402,F401 - declared beside the records
 
 metadata = MetaData()
 
@@ -47,6 +50,7 @@ authorizations = Table(
     Column("health_checked_at", DateTime(timezone=True)),
     Column("token_expires_at", DateTime(timezone=True)),
     Column("scopes", Text, nullable=False, default=""),  # space separated
+    Column("marker", String(64)),  # who created it (crash recovery proves authorship); see MARKER_INDEXES
 )
 
 jobs = Table(
@@ -60,6 +64,7 @@ jobs = Table(
     Column("owner", String(128), nullable=False),
     Column("created", DateTime(timezone=True), nullable=False),
     Column("updated", DateTime(timezone=True), nullable=False),
+    Column("marker", String(64)),
 )
 
 job_auths = Table(
@@ -90,4 +95,11 @@ request_counts = Table(
     Column("auth_id", String(32), primary_key=True),
     Column("hour", DateTime(timezone=True), primary_key=True),  # bucket start, UTC
     Column("count", Integer, nullable=False),
+)
+
+# A non-null creation marker is unique (a unique index allows any number of NULLs on both
+# SQLite and PostgreSQL); the index also makes finding an object by its marker one lookup.
+MARKER_INDEXES = (
+    Index("ux_authorizations_marker", authorizations.c.marker, unique=True),
+    Index("ux_jobs_marker", jobs.c.marker, unique=True),
 )

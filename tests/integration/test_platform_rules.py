@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.backends import open_local_platform
+from reconciler.backends.local import open_local_platform
 from reconciler.catalog import load_catalog
 from reconciler.errors import ConflictError, NotFoundError, ReferencedError
-from reconciler.platform import ACTIVE_JOB_STATUSES, JOB_STATUSES, Platform, open_platform
+from reconciler.platform import Platform, open_platform
+from reconciler.vocabulary import Access, JobStatus
 from reconciler.workspace import load_workspace
 
 ACTIVE = ("runnable", "sleeping", "paused", "initializing", "pausing", "resuming")
@@ -25,8 +26,8 @@ def _auth(platform: Platform, label: str = "Facebook Ads (prod)", **extra: objec
 
 
 def test_active_statuses_match_the_design() -> None:
-    assert set(ACTIVE) == ACTIVE_JOB_STATUSES
-    assert set(ACTIVE) | set(INACTIVE) <= set(JOB_STATUSES)
+    assert {s for s in JobStatus if s.is_active} == set(ACTIVE)
+    assert set(ACTIVE) | set(INACTIVE) <= set(JobStatus)
 
 
 # -- immutability ---------------------------------------------------------------------------------
@@ -226,7 +227,7 @@ def test_workflow_rule_refuses_unsupported_method(tmp_path: Path) -> None:
     root = tmp_path / "ws"
     root.mkdir()
     (root / "authctl.yaml").write_text("", encoding="utf-8")
-    platform = open_local_platform(load_workspace(root), load_catalog())
+    platform = open_local_platform(load_workspace(root), load_catalog(), Access.WRITE)
     try:
         pubsub = platform.create_authorization(provider="google_cloud", method="pubsub_service_account",
                                                type="pubsub-jwt", label="PubSub", credentials={"cert_json": "{}"})
@@ -271,9 +272,23 @@ def test_job_needs_existing_authorizations(platform: Platform) -> None:
         platform.create_job(name="j", workflow="w", auth_ids=[])
     with pytest.raises(NotFoundError, match="missing"):
         platform.create_job(name="j", workflow="w", auth_ids=["missing"])
-    with pytest.raises(ConflictError, match="unknown job status 'running'"):
-        platform.create_job(name="j", workflow="w", auth_ids=[_auth(platform).id], status="running")
+    with pytest.raises(ConflictError, match=r"unknown job status 'sprinting' \(statuses: runnable, sleeping"):
+        platform.create_job(name="j", workflow="w", auth_ids=[_auth(platform).id], status="sprinting")
     assert platform.snapshot(include_deleted=True).jobs == []
+
+
+def test_job_statuses_are_the_vocabulary(platform: Platform) -> None:
+    auth = _auth(platform)
+    # "running" is what people (and the CLI) say for the API's "runnable".
+    job = platform.create_job(name="j", workflow="w", auth_ids=[auth.id], status="running")
+    assert job.status is JobStatus.RUNNABLE and job.active
+    assert platform.set_job_status(job.id, "sleeping").status is JobStatus.SLEEPING
+    with pytest.raises(ConflictError, match="unknown job status 'asleep'"):
+        platform.set_job_status(job.id, "asleep")
+    assert platform.pause_job(job.id).status is JobStatus.PAUSED
+    assert platform.get_job(job.id).status is JobStatus.PAUSED
+    assert [j.status for j in platform.snapshot().jobs] == [JobStatus.PAUSED]
+    assert platform.delete_job(job.id).status is JobStatus.DELETED and not platform.get_job(job.id).active
 
 
 # -- reauthorization --------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet
 
 from reconciler.errors import DatabaseError, EncryptionKeyError, SchemaVersionError, StateError
 from reconciler.platform import open_platform
-from reconciler.state import StateStore
+from reconciler.state.store import StateStore
 
 
 def _files(db: Path) -> list[Path]:
