@@ -5,33 +5,35 @@ add their own by pointing ``authctl.yaml`` (``providers: [dir, ...]``) at more f
 Everything the reconciler knows about a provider (which fields a method takes,
 which are secret, which job workflows it supports, its OAuth endpoints and health
 check) comes from here, so validation, planning and health checks share one truth.
+
+Every CLI command imports this module, so it stays cheap: the specs are plain frozen
+dataclasses, and neither pydantic nor YAML is imported here. Validating a provider file
+is :mod:`reconciler.catalog_schema`'s job (pydantic models, imported only when some YAML
+must be validated). The shipped catalog is validated ahead of time:
+``providers/catalog.compiled.json`` (written by ``scripts/compile_catalog.py``, checked
+by ``tests/unit/test_catalog_compiled.py``) holds the validated specs and a digest of
+the YAML files they came from. :func:`load_catalog` hashes the built-in YAML files and,
+when the digest matches, builds the specs from that JSON; otherwise (a provider file
+edited in a checkout, no compiled file) it validates the built-in folder in full.
+Workspace folders are always validated in full.
 """
 
 from __future__ import annotations
 
-import difflib
+import dataclasses
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
-
-import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from typing import Any, Literal
 
 from reconciler.errors import CatalogError
-from reconciler.yamlsource import StrictLoader, yaml_error_line
 
-_SLUG = r"^[a-z0-9][a-z0-9_-]*$"
+#: The precompiled form of a built-in provider folder, kept inside that folder.
+COMPILED_NAME = "catalog.compiled.json"
+#: Bumped when the layout of the compiled file changes; another value means "stale".
+COMPILED_FORMAT = 1
 
 
 class MethodKind(str, Enum):
@@ -50,14 +52,35 @@ class MethodKind(str, Enum):
         return self in (MethodKind.OAUTH2, MethodKind.OAUTH1)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def _to_json(value: Any) -> Any:
+    """A spec (or part of one) as JSON-ready data: what pydantic's ``model_dump(mode="json")`` gave."""
+    if isinstance(value, Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {key: _to_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_json(item) for item in value]
+    return value
 
 
-class FieldSpec(_Strict):
+class _JSONMixin:
+    __slots__ = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """Every attribute as JSON-ready data (enums as their values), in declaration order."""
+        return _to_json(self)  # type: ignore[no-any-return]
+
+
+# The specs are built only from validated data (reconciler.catalog_schema or the compiled
+# file); their constructors do not check anything.
+
+@dataclass(frozen=True, kw_only=True)
+class FieldSpec(_JSONMixin):
     """One config or credential field of a method."""
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
     title: str
     required: bool = False
     secret: bool = False
@@ -65,37 +88,29 @@ class FieldSpec(_Strict):
     description: str = ""
     example: str | None = None
 
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from None
-        return value
-
     @cached_property
     def regex(self) -> re.Pattern[str] | None:
         return re.compile(self.pattern) if self.pattern else None
 
 
-class OAuthSpec(_Strict):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OAuthSpec(_JSONMixin):
     """OAuth endpoints of a method; workspaces may override the URLs (tests do)."""
 
     authorize_url: str
     token_url: str
     request_token_url: str | None = None  # OAuth 1.0a only
     revoke_url: str | None = None
-    scopes: list[str] = Field(default_factory=list)
+    scopes: list[str] = field(default_factory=list)
     scope_separator: str = " "
     pkce: bool = True
-    extra_params: dict[str, str] = Field(default_factory=dict)
+    extra_params: dict[str, str] = field(default_factory=dict)
     access_token_lifetime_seconds: int | None = None
     refresh_token_rotates: bool = False
 
 
-class HealthCheckSpec(_Strict):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HealthCheckSpec(_JSONMixin):
     """The request that tells whether a credential still works."""
 
     method: Literal["GET", "POST"] = "GET"
@@ -105,34 +120,22 @@ class HealthCheckSpec(_Strict):
     header: str | None = None  # for auth: header (e.g. TikTok's Access-Token)
 
 
-class MethodSpec(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class MethodSpec(_JSONMixin):
     """One way to authenticate with a provider."""
 
-    name: str = ""  # filled from the mapping key
+    name: str = ""  # the key in the provider's ``methods`` mapping
     title: str
     kind: MethodKind
     lytics_type: str | None = None  # platform type slug; None = made in the UI only
     recommended: bool = False
     description: str = ""
-    fields: list[FieldSpec] = Field(default_factory=list)
+    fields: list[FieldSpec] = field(default_factory=list)
     oauth: OAuthSpec | None = None
-    permissions: list[str] = Field(default_factory=list)
-    workflows: list[str] = Field(default_factory=list)
+    permissions: list[str] = field(default_factory=list)
+    workflows: list[str] = field(default_factory=list)
     health_check: HealthCheckSpec | None = None
-    warnings: list[str] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> MethodSpec:
-        if self.kind.is_oauth and self.oauth is None:
-            raise ValueError(f"method kind {self.kind.value} needs an 'oauth' section")
-        if self.kind.is_oauth and any(f.secret for f in self.fields):
-            raise ValueError("OAuth methods get their tokens from `authctl login`; "
-                             "they must not declare secret fields")
-        names = [f.name for f in self.fields]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate field names: {', '.join(duplicates)}")
-        return self
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def is_oauth(self) -> bool:
@@ -150,58 +153,25 @@ class MethodSpec(_Strict):
         return workflow in self.workflows
 
 
-class WorkflowSpec(_Strict):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WorkflowSpec(_JSONMixin):
     """A job workflow (Lytics workflow slug) a provider's methods can run."""
 
-    name: str = ""
+    name: str = ""  # the key in the provider's ``workflows`` mapping
     title: str
-    fields: list[FieldSpec] = Field(default_factory=list)
+    fields: list[FieldSpec] = field(default_factory=list)
     description: str = ""
 
 
-class ProviderSpec(_Strict):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProviderSpec(_JSONMixin):
     """A provider file: its methods and the job workflows they support."""
 
-    name: str = Field(pattern=_SLUG)
+    name: str
     title: str
     docs_url: str | None = None
     methods: dict[str, MethodSpec]
-    workflows: dict[str, WorkflowSpec] = Field(default_factory=dict)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _name_entries(cls, data: object) -> object:
-        """Copy mapping keys into each entry's ``name`` so specs stand alone."""
-        if isinstance(data, dict):
-            for section in ("methods", "workflows"):
-                entries = data.get(section)
-                if isinstance(entries, dict):
-                    data[section] = {
-                        key: ({**value, "name": key} if isinstance(value, dict) else value)
-                        for key, value in entries.items()
-                    }
-        return data
-
-    @field_validator("methods")
-    @classmethod
-    def _has_methods(cls, value: dict[str, MethodSpec]) -> dict[str, MethodSpec]:
-        if not value:
-            raise ValueError("a provider needs at least one method")
-        return value
-
-    @field_validator("workflows")
-    @classmethod
-    def _workflows_known(cls, value: dict[str, WorkflowSpec], info: ValidationInfo,
-                         ) -> dict[str, WorkflowSpec]:
-        """Declared workflows cover every workflow the methods list (errors name ``workflows``)."""
-        methods = info.data.get("methods") or {}
-        if value:
-            for method in methods.values():
-                unknown = [w for w in method.workflows if w not in value]
-                if unknown:
-                    raise ValueError(f"method {method.name} lists workflows not declared under "
-                                     f"'workflows': {', '.join(unknown)}")
-        return value
+    workflows: dict[str, WorkflowSpec] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -241,13 +211,6 @@ class Catalog:
         return None
 
 
-def did_you_mean(word: str, choices: object) -> str:
-    """`` did you mean "x"?`` for the nearest choice, or an empty string."""
-    names = [str(c) for c in choices]  # type: ignore[attr-defined]
-    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
-    return f'; did you mean "{close[0]}"?' if close else ""
-
-
 def builtin_providers_dir() -> Path:
     """The built-in catalog: the ``providers`` package installed beside ``reconciler``.
 
@@ -265,49 +228,142 @@ def builtin_providers_dir() -> Path:
     return Path(providers.__file__).parent
 
 
-def load_catalog(extra_dirs: list[Path] | tuple[Path, ...] = ()) -> Catalog:
+def load_catalog(extra_dirs: list[Path] | tuple[Path, ...] = (), *,
+                 builtin_dir: Path | None = None) -> Catalog:
     """Read the built-in providers plus any workspace folders; later files override.
 
+    The built-in folder comes from its compiled form when that is up to date with its
+    YAML files, else from full validation; ``extra_dirs`` are always validated in full.
+    ``builtin_dir`` replaces :func:`builtin_providers_dir` (tests point it at a copy).
     Every broken file is reported at once, each naming the file and the field.
     """
+    builtin = builtin_providers_dir() if builtin_dir is None else builtin_dir
     problems: list[str] = []
-    providers: dict[str, ProviderSpec] = {}
-    for directory in (builtin_providers_dir(), *extra_dirs):
-        if not directory.is_dir():
-            problems.append(f"{directory}: provider folder not found")
-            continue
-        for path in sorted(directory.glob("*.y*ml")):
-            spec = _load_provider_file(path, problems)
-            if spec is not None:
-                providers[spec.name] = spec
+    providers = _load_compiled(builtin)
+    if providers is None:
+        providers = {}
+        _validate_folder(builtin, providers, problems)
+    for directory in extra_dirs:
+        _validate_folder(directory, providers, problems)
     if problems:
         raise CatalogError("the provider catalog is broken:\n  " + "\n  ".join(problems))
     return Catalog(providers)
 
 
-def _load_provider_file(path: Path, problems: list[str]) -> ProviderSpec | None:
+def _validate_folder(directory: Path, providers: dict[str, ProviderSpec], problems: list[str]) -> None:
+    """Validate every provider file of ``directory`` into ``providers`` (pydantic and YAML load here)."""
+    if not directory.is_dir():
+        problems.append(f"{directory}: provider folder not found")
+        return
+    from reconciler.catalog_schema import load_provider_file
+
+    for path in provider_files(directory):
+        spec = load_provider_file(path, problems)
+        if spec is not None:
+            providers[spec.name] = spec
+
+
+def provider_files(directory: Path) -> list[Path]:
+    """The provider files of a folder, in the order they are loaded (later ones override)."""
+    return sorted(directory.glob("*.y*ml"))
+
+
+# -- the compiled built-in catalog -------------------------------------------------------------
+
+def catalog_digest(paths: list[Path]) -> str:
+    """sha256 over the names and bytes of provider files; raises OSError when one cannot be read."""
+    digest = _sha256()
+    for path in paths:
+        data = path.read_bytes()
+        digest.update(f"{path.name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return "sha256:" + digest.hexdigest()
+
+
+def _sha256() -> Any:
+    """A sha256 object from CPython's built-in implementation when there is one.
+
+    ``hashlib`` loads OpenSSL first (about 5 ms at startup) for the same digest of a few
+    kilobytes; it remains the fallback for builds without the built-in module.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.load(text, Loader=StrictLoader)
-    except yaml.YAMLError as exc:
-        line, problem = yaml_error_line(exc, text)
-        problems.append(f"{path}:{line}: invalid YAML: {problem}")
+        from _sha2 import sha256  # Python 3.12+
+    except ImportError:
+        try:
+            from _sha256 import sha256  # Python 3.11
+        except ImportError:
+            from hashlib import sha256
+    return sha256()
+
+
+def _load_compiled(directory: Path) -> dict[str, ProviderSpec] | None:
+    """The providers of ``directory``'s compiled file, or None when it is missing, stale or unreadable."""
+    compiled = directory / COMPILED_NAME
+    if not compiled.is_file():
         return None
-    except (OSError, UnicodeDecodeError, RecursionError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        problems.append(f"{path}: cannot read: {reason}")
-        return None
-    if not isinstance(data, dict):
-        problems.append(f"{path}: expected a mapping with name, title and methods")
-        return None
+    import json
+
     try:
-        spec = ProviderSpec.model_validate(data)
-    except ValidationError as exc:
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "(top)"
-            problems.append(f"{path}: {where}: {err['msg']}")
-        return None
-    if spec.name != path.stem:
-        problems.append(f"{path}: name: {spec.name!r} must match the file name {path.stem!r}")
-        return None
-    return spec
+        data = json.loads(compiled.read_bytes())
+        if data["format"] != COMPILED_FORMAT or data["digest"] != catalog_digest(provider_files(directory)):
+            return None
+        return {spec.name: spec for spec in map(_provider_from_compiled, data["providers"])}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # full validation gives the right answer, and names any broken file
+
+
+def compiled_catalog(providers: list[ProviderSpec], digest: str) -> dict[str, Any]:
+    """The compiled form of validated providers (in load order) of a folder with ``digest``.
+
+    Mappings whose order matters (methods, workflows, extra_params) become lists, so the
+    file can be written with sorted keys and read back in the original order.
+    """
+    return {"format": COMPILED_FORMAT, "digest": digest,
+            "providers": [_provider_to_compiled(spec) for spec in providers]}
+
+
+def _provider_to_compiled(spec: ProviderSpec) -> dict[str, Any]:
+    data = spec.to_json()
+    data["methods"] = list(data["methods"].values())
+    data["workflows"] = list(data["workflows"].values())
+    for method in data["methods"]:
+        if method["oauth"] is not None:
+            method["oauth"]["extra_params"] = [list(item) for item in method["oauth"]["extra_params"].items()]
+    return data
+
+
+def _field_from_compiled(d: dict[str, Any]) -> FieldSpec:
+    return FieldSpec(name=d["name"], title=d["title"], required=d["required"], secret=d["secret"],
+                     pattern=d["pattern"], description=d["description"], example=d["example"])
+
+
+def _method_from_compiled(d: dict[str, Any]) -> MethodSpec:
+    oauth = d["oauth"]
+    health = d["health_check"]
+    return MethodSpec(
+        name=d["name"], title=d["title"], kind=MethodKind(d["kind"]), lytics_type=d["lytics_type"],
+        recommended=d["recommended"], description=d["description"],
+        fields=[_field_from_compiled(f) for f in d["fields"]],
+        oauth=None if oauth is None else OAuthSpec(
+            authorize_url=oauth["authorize_url"], token_url=oauth["token_url"],
+            request_token_url=oauth["request_token_url"], revoke_url=oauth["revoke_url"],
+            scopes=list(oauth["scopes"]), scope_separator=oauth["scope_separator"], pkce=oauth["pkce"],
+            extra_params={key: value for key, value in oauth["extra_params"]},
+            access_token_lifetime_seconds=oauth["access_token_lifetime_seconds"],
+            refresh_token_rotates=oauth["refresh_token_rotates"]),
+        permissions=list(d["permissions"]), workflows=list(d["workflows"]),
+        health_check=None if health is None else HealthCheckSpec(
+            method=health["method"], url=health["url"], description=health["description"],
+            auth=health["auth"], header=health["header"]),
+        warnings=list(d["warnings"]),
+    )
+
+
+def _provider_from_compiled(d: dict[str, Any]) -> ProviderSpec:
+    return ProviderSpec(
+        name=d["name"], title=d["title"], docs_url=d["docs_url"],
+        methods={m.name: m for m in map(_method_from_compiled, d["methods"])},
+        workflows={w["name"]: WorkflowSpec(name=w["name"], title=w["title"], description=w["description"],
+                                           fields=[_field_from_compiled(f) for f in w["fields"]])
+                   for w in d["workflows"]},
+    )

@@ -72,4 +72,4 @@ def provider_detail(provider: ProviderSpec) -> RenderableType:
 
 
 def catalog_json(catalog: Catalog) -> list[dict[str, Any]]:
-    return [p.model_dump(mode="json") for p in sorted(catalog.providers.values(), key=lambda p: p.name)]
+    return [p.to_json() for p in sorted(catalog.providers.values(), key=lambda p: p.name)]

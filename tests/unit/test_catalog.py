@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.catalog import Catalog, MethodKind, builtin_providers_dir, did_you_mean, load_catalog
+from reconciler.catalog import Catalog, MethodKind, builtin_providers_dir, load_catalog
+from reconciler.suggestions import did_you_mean
 from reconciler.errors import CatalogError
 
 
