@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from reconciler.platform import open_platform
-from reconciler.state import StateStore
+from reconciler.state.store import StateStore
 
 UNIQUE = 50
 SHARED = 5
@@ -46,7 +46,8 @@ STATE_WORKER = textwrap.dedent("""
     import json, sys, time
     from datetime import UTC, datetime
     from reconciler.errors import AuthctlError
-    from reconciler.state import ManagedObject, StateStore
+    from reconciler.state.records import ManagedObject
+    from reconciler.state.store import StateStore
     url, tag, go, unique, shared = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     while time.time() < go:
         time.sleep(0.001)
@@ -59,7 +60,7 @@ STATE_WORKER = textwrap.dedent("""
                 s.bump_serial()
             if i < shared:
                 s.put(ManagedObject("Job", f"shared-{i}", f"{tag}{i}", {"k": tag}, datetime.now(UTC)))
-            s.journal(tag, f"Authorization/{tag}-{i}", "create", "done", {})
+            s.record(tag, f"Authorization/{tag}-{i}", "create", "done", {})
         except AuthctlError as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
     s.close()

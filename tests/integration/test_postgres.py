@@ -29,7 +29,8 @@ from reconciler.errors import (
     StateError,
 )
 from reconciler.platform import open_platform
-from reconciler.state import ManagedObject, StateStore
+from reconciler.state.records import ManagedObject
+from reconciler.state.store import StateStore
 
 pytestmark = pytest.mark.postgres
 
@@ -154,9 +155,9 @@ def test_snapshot_costs_constant_queries(pg_url: str, tmp_path: Path) -> None:
             p.snapshot()
             seen: list[str] = []
             listener = lambda *args: seen.append(args[2])  # noqa: E731
-            event.listen(p._engine, "before_cursor_execute", listener)
+            event.listen(p._db.engine, "before_cursor_execute", listener)
             snap = LocalBackend(p).snapshot()
-            event.remove(p._engine, "before_cursor_execute", listener)
+            event.remove(p._db.engine, "before_cursor_execute", listener)
             assert len(snap.authorizations) == len(snap.jobs) == n
             assert len(snap.experiences) == (n + 3) // 4
             counts.append(len(seen))
@@ -209,7 +210,7 @@ def test_state_round_trip(pg_url: str) -> None:
             s.force_unlock("other")
         assert s.force_unlock(lock.lock_id) == lock
         for phase in ("intent", "done"):
-            s.journal("ap", "Authorization/fb", "create", phase, {"phase": phase})
+            s.record("ap", "Authorization/fb", "create", phase, {"phase": phase})
         assert [e.phase for e in s.journal_entries("ap")] == ["intent", "done"]
     finally:
         s.close()

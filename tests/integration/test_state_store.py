@@ -13,7 +13,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from reconciler.errors import LineageMismatchError, LockHeldError, StateError
-from reconciler.state import ManagedObject, StateStore
+from reconciler.state.records import ManagedObject
+from reconciler.state.store import StateStore
+from reconciler.vocabulary import JournalOp, JournalPhase, ObjectKind
 
 
 @pytest.fixture
@@ -163,7 +165,7 @@ def test_lock_waits_for_release(store: StateStore, state_url: str) -> None:
     lock = store.acquire_lock("apply", holder="first")
     script = textwrap.dedent(f"""
         import time
-        from reconciler.state import StateStore
+        from reconciler.state.store import StateStore
         s = StateStore.open({state_url!r})
         time.sleep(0.5)
         s.release_lock({lock.lock_id!r})
@@ -191,7 +193,7 @@ def test_force_unlock_needs_the_right_id(store: StateStore) -> None:
 def test_lock_of_a_killed_process_is_taken_over(store: StateStore, state_url: str) -> None:
     script = textwrap.dedent(f"""
         import sys, time
-        from reconciler.state import StateStore
+        from reconciler.state.store import StateStore
         s = StateStore.open({state_url!r})
         lock = s.acquire_lock("apply", holder="doomed")
         print(lock.lock_id, flush=True)
@@ -235,7 +237,7 @@ def test_journal_keeps_append_order(store: StateStore) -> None:
                ("apply-2", "Job/j", "update", "intent", {}),
                ("apply-1", "Job/j", "delete", "failed", {"error": "boom", "n": [1, 2]})]
     for entry in entries:
-        store.journal(*entry)
+        store.record(*entry)
     got = store.journal_entries()
     assert [(e.apply_id, e.address, e.action, e.phase, e.detail) for e in got] == entries
     assert [e.seq for e in got] == sorted(e.seq for e in got) and len({e.seq for e in got}) == 4
@@ -244,3 +246,37 @@ def test_journal_keeps_append_order(store: StateStore) -> None:
     assert [(e.address, e.phase) for e in only] == [("Authorization/a", "intent"), ("Authorization/a", "done"),
                                                     ("Job/j", "failed")]
     assert store.journal_entries("nope") == []
+
+
+# -- adopt: login, import and reauth write state the way apply does ------------------------------
+def test_adopt_records_under_the_lock_with_a_journal_pair(store: StateStore) -> None:
+    serial = store.meta().serial
+    obj = _obj("fb-user", "u" * 32, kind=ObjectKind.AUTHORIZATION)
+    operation_id = store.adopt(obj, holder="alice")
+    assert store.get(ObjectKind.AUTHORIZATION, "fb-user") == obj
+    entries = store.journal_entries(operation_id)
+    assert [(e.action, e.phase) for e in entries] == [(JournalOp.ADOPT, JournalPhase.INTENT),
+                                                      (JournalOp.ADOPT, JournalPhase.DONE)]
+    assert store.pending_intents() == []
+    assert store.meta().serial == serial + 1
+    assert store.current_lock() is None  # released
+    assert store.adopt(obj, holder="alice")  # the same object again: idempotent
+
+
+def test_adopt_refuses_to_move_a_name_or_an_id(store: StateStore) -> None:
+    store.adopt(_obj("fb-user", "u" * 32, kind=ObjectKind.AUTHORIZATION), holder="alice")
+    with pytest.raises(StateError, match="already managed as u+, not v+"):
+        store.adopt(_obj("fb-user", "v" * 32, kind=ObjectKind.AUTHORIZATION), holder="alice")
+    with pytest.raises(StateError, match="already managed as Authorization/fb-user"):
+        store.adopt(_obj("fb-other", "u" * 32, kind=ObjectKind.AUTHORIZATION), holder="alice")
+    assert store.current_lock() is None
+
+
+def test_adopt_waits_for_a_running_apply(store: StateStore) -> None:
+    lock = store.acquire_lock("apply", holder="ci")
+    try:
+        with pytest.raises(LockHeldError):
+            store.adopt(_obj("fb-user", "u" * 32, kind=ObjectKind.AUTHORIZATION), holder="alice")
+    finally:
+        store.release_lock(lock.lock_id)
+    assert store.get(ObjectKind.AUTHORIZATION, "fb-user") is None

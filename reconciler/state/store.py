@@ -16,10 +16,7 @@ import secrets
 import socket
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -41,16 +38,23 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from reconciler.db import initialise_with_retry, make_engine, read_transaction, redact_url, sqlite_path
-from reconciler.errors import LineageMismatchError, LockHeldError, SchemaVersionError, StateError
-from reconciler.state_records import JournalEntry, LockInfo, ManagedObject, StateMeta
+from reconciler.clock import as_utc, utc_from_sqlite_text, utc_now
+from reconciler.db import Database, initialise_with_retry, redact_url
+from reconciler.errors import LockHeldError, StateError
+from reconciler.vocabulary import JournalOp, JournalPhase, ObjectKind
+from reconciler.state.records import (
+    SCHEMA_VERSION,
+    JournalEntry,
+    LockInfo,
+    ManagedIndex,
+    ManagedObject,
+    StateMeta,
+    check_state_meta,
+    hmac_key_of,
+    managed_index,
+)
 
-if TYPE_CHECKING:
-    from reconciler.workspace import Workspace
-
-SCHEMA_VERSION = 1
-__all__ = ["JournalEntry", "LockInfo", "ManagedObject", "SCHEMA_VERSION", "StateMeta", "StateStore",
-           "open_state_store"]
+__all__ = ["SCHEMA_VERSION", "StateStore"]
 
 _md = MetaData()
 _meta = Table("state_meta", _md, Column("key", String(64), primary_key=True), Column("value", Text, nullable=False))
@@ -95,34 +99,19 @@ _INSERT_MANAGED = insert(_managed)
 _INSERT_JOURNAL = insert(_journal)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _utc(value: datetime) -> datetime:
-    """Aware UTC: SQLite hands back naive UTC, PostgreSQL the session's zone."""
-    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _utc_from_sqlite_text(text: str) -> datetime:
-    """A SQLite DATETIME as SQLAlchemy stores it (naive UTC wall time, as text) -> aware UTC."""
-    try:
-        return datetime.fromisoformat(text + "+00:00")
-    except ValueError:  # not naive text after all: take the long way
-        return _utc(datetime.fromisoformat(text))
-
-
-def _json_dict(text: str) -> Any:
-    """``json.loads(text)``, without parsing the ``{}`` most state rows hold."""
-    return {} if text == "{}" else json.loads(text)
-
-
 class StateStore:
     """Open with :meth:`open`; every method is one short transaction."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._engine = make_engine(url)
+        self._db = Database(url, self._failure)
+
+    def _failure(self, exc: OperationalError, read_only: bool) -> StateError:
+        text = str(exc.orig)
+        if read_only:
+            return StateError(f"the state store {redact_url(self.url)} cannot be read: {text}")
+        why = "is locked by another process; try again" if "locked" in text else f"cannot be used: {text}"
+        return StateError(f"the state store {redact_url(self.url)} {why}")
 
     def __repr__(self) -> str:
         return f"StateStore({redact_url(self.url)!r})"
@@ -138,41 +127,11 @@ class StateStore:
             raise
         return store
 
-    @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        try:
-            with self._engine.begin() as conn:
-                yield conn
-        except OperationalError as exc:
-            text = str(exc.orig)
-            why = "is locked by another process; try again" if "locked" in text else f"cannot be used: {text}"
-            raise StateError(f"the state store {redact_url(self.url)} {why}") from None
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        """A read-only transaction: consistent, and no write lock on SQLite."""
-        try:
-            with read_transaction(self._engine) as conn:
-                yield conn
-        except OperationalError as exc:
-            raise StateError(f"the state store {redact_url(self.url)} cannot be read: {exc.orig}") from None
-
     def _initialise(self, workspace: str | None) -> None:
         try:
-            with self._tx() as conn:
+            with self._db.write() as conn:
                 if _meta.name in inspect(conn).get_table_names():
-                    rows = self._meta_rows(conn)
-                    version = int(rows.get("schema_version", "0"))
-                    if version > SCHEMA_VERSION:
-                        raise SchemaVersionError(
-                            f"the state store {redact_url(self.url)} was written by a newer authctl "
-                            f"(state schema {version}, this one knows {SCHEMA_VERSION}); upgrade authctl")
-                    recorded = rows.get("workspace") or None
-                    if workspace and recorded and recorded != workspace:
-                        raise LineageMismatchError(
-                            f"the state store {redact_url(self.url)} belongs to workspace {recorded!r} "
-                            f"(lineage {rows.get('lineage')}), not {workspace!r}; point state.url at this "
-                            "workspace's own store")
+                    check_state_meta(self._meta_rows(conn), redact_url(self.url), workspace)
                     return
                 _md.create_all(conn)
                 conn.execute(insert(_meta), [
@@ -193,22 +152,20 @@ class StateStore:
         return {k: v for k, v in conn.execute(select(_meta.c.key, _meta.c.value))}
 
     def close(self) -> None:
-        self._engine.dispose()
+        self._db.dispose()
 
     # -- meta --------------------------------------------------------------------------------
     def meta(self) -> StateMeta:
-        with self._read() as conn:
-            rows = self._meta_rows(conn)
-        return StateMeta(rows["lineage"], int(rows["serial"]), rows.get("workspace") or None,
-                         int(rows["schema_version"]))
+        with self._db.read() as conn:
+            return StateMeta.from_rows(self._meta_rows(conn))
 
     def hmac_key(self) -> bytes:
         """The key for fingerprints; generated once per state, never printed."""
-        with self._read() as conn:
-            return base64.b64decode(self._meta_rows(conn)["hmac_key"])
+        with self._db.read() as conn:
+            return hmac_key_of(self._meta_rows(conn))
 
     # -- managed objects -----------------------------------------------------------------------
-    def managed(self) -> dict[tuple[str, str], ManagedObject]:
+    def managed(self) -> ManagedIndex:
         """Every managed object keyed by (kind, name), in one query.
 
         Every plan reads all of it (60,000 rows at scale), so rows come as tuples, SQLite
@@ -216,32 +173,29 @@ class StateStore:
         times slower), and the empty JSON most rows hold is not parsed.
         """
         c = _managed.c
-        with self._read() as conn:
+        with self._db.read() as conn:
             sqlite = conn.dialect.name == "sqlite"
             applied_at = type_coerce(c.applied_at, String).label("applied_at") if sqlite else c.applied_at
             rows = conn.execute(select(c.kind, c.name, c.live_id, c.fingerprints, c.applied, applied_at)).all()
-        when = _utc_from_sqlite_text if sqlite else _utc
-        return {(kind, name): ManagedObject(kind, name, live_id, _json_dict(fingerprints), when(at),
-                                            _json_dict(applied))
-                for kind, name, live_id, fingerprints, applied, at in rows}
+        return managed_index(rows, utc_from_sqlite_text if sqlite else as_utc)
 
-    def get(self, kind: str, name: str) -> ManagedObject | None:
+    def get(self, kind: ObjectKind, name: str) -> ManagedObject | None:
         """One managed object by (kind, name), or None: an indexed lookup, not :meth:`managed`."""
-        with self._read() as conn:
+        with self._db.read() as conn:
             row = conn.execute(_SELECT_MANAGED_ONE, {"key_kind": kind, "key_name": name}).mappings().first()
         if row is None:
             return None
-        return ManagedObject(row["kind"], row["name"], row["live_id"], json.loads(row["fingerprints"]),
-                             _utc(row["applied_at"]), json.loads(row["applied"]))
+        return ManagedObject(ObjectKind(row["kind"]), row["name"], row["live_id"], json.loads(row["fingerprints"]),
+                             as_utc(row["applied_at"]), json.loads(row["applied"]))
 
     def put(self, obj: ManagedObject) -> None:
         """Insert or replace one managed object."""
         values = {"live_id": obj.live_id, "fingerprints": json.dumps(obj.fingerprints, sort_keys=True),
-                  "applied": json.dumps(obj.applied, sort_keys=True), "applied_at": _utc(obj.applied_at)}
+                  "applied": json.dumps(obj.applied, sort_keys=True), "applied_at": as_utc(obj.applied_at)}
         key = (_managed.c.kind == obj.kind) & (_managed.c.name == obj.name)
         for attempt in range(3):
             try:
-                with self._tx() as conn:
+                with self._db.write() as conn:
                     if conn.execute(update(_managed).where(key).values(**values)).rowcount == 0:
                         conn.execute(insert(_managed).values(kind=obj.kind, name=obj.name, **values))
                 return
@@ -249,12 +203,12 @@ class StateStore:
                 if attempt == 2:
                     raise
 
-    def remove(self, kind: str, name: str) -> None:
-        with self._tx() as conn:
+    def remove(self, kind: ObjectKind, name: str) -> None:
+        with self._db.write() as conn:
             conn.execute(delete(_managed).where((_managed.c.kind == kind) & (_managed.c.name == name)))
 
     def bump_serial(self) -> int:
-        with self._tx() as conn:
+        with self._db.write() as conn:
             # FOR UPDATE: on PostgreSQL two concurrent bumps would otherwise both read n and write n+1.
             current = conn.execute(select(_meta.c.value).where(_meta.c.key == "serial").with_for_update()).scalar_one()
             serial = int(current) + 1
@@ -263,7 +217,7 @@ class StateStore:
 
     # -- the apply lock --------------------------------------------------------------------------
     def current_lock(self, name: str = "apply") -> LockInfo | None:
-        with self._read() as conn:
+        with self._db.read() as conn:
             row = conn.execute(select(_locks).where(_locks.c.name == name)).mappings().first()
         return _lock_info(row) if row else None
 
@@ -276,10 +230,10 @@ class StateStore:
         """
         deadline = time.monotonic() + timeout
         info = LockInfo(str(uuid.uuid4()), holder, socket.gethostname(), os.getpid(), operation,
-                        _now().replace(microsecond=0))
+                        utc_now())
         while True:
             try:
-                with self._tx() as conn:
+                with self._db.write() as conn:
                     row = conn.execute(select(_locks).where(_locks.c.name == name)).mappings().first()
                     current = _lock_info(row) if row else None
                     if current is not None and _is_orphaned(current):
@@ -297,12 +251,12 @@ class StateStore:
             time.sleep(0.2)
 
     def release_lock(self, lock_id: str, name: str = "apply") -> None:
-        with self._tx() as conn:
+        with self._db.write() as conn:
             conn.execute(delete(_locks).where((_locks.c.name == name) & (_locks.c.lock_id == lock_id)))
 
     def force_unlock(self, lock_id: str, name: str = "apply") -> LockInfo:
         """Remove the lock if ``lock_id`` matches; the id guards against removing a newer lock."""
-        with self._tx() as conn:
+        with self._db.write() as conn:
             row = conn.execute(select(_locks).where(_locks.c.name == name)).mappings().first()
             if row is None:
                 raise StateError("the state is not locked")
@@ -313,12 +267,9 @@ class StateStore:
         return current
 
     # -- the journal -----------------------------------------------------------------------------
-    def journal(self, apply_id: str, address: str, action: str, phase: str, detail: dict[str, Any]) -> None:
-        """Append one entry; written before and after every mutating call of an apply."""
-        self.record(apply_id, address, action, phase, detail)
-
-    def record(self, apply_id: str, address: str, action: str, phase: str, detail: dict[str, Any], *,
-               puts: tuple[ManagedObject, ...] = (), removes: tuple[tuple[str, str], ...] = ()) -> None:
+    def record(self, apply_id: str, address: str, action: JournalOp, phase: JournalPhase, detail: dict[str, Any],
+               *, puts: tuple[ManagedObject, ...] = (),
+               removes: tuple[tuple[ObjectKind, str], ...] = ()) -> None:
         """One journal entry and the state changes it reports, in a single transaction.
 
         Writing the result and the state change together leaves exactly two crash windows
@@ -333,8 +284,8 @@ class StateStore:
                  "applied": json.dumps(obj.applied, sort_keys=True), "applied_at": obj.applied_at}
                 for obj in puts]
         entry = {"apply_id": apply_id, "address": address, "action": action, "phase": phase,
-                 "detail": json.dumps(detail, sort_keys=True), "at": _now()}
-        with self._tx() as conn:
+                 "detail": json.dumps(detail, sort_keys=True), "at": utc_now()}
+        with self._db.write() as conn:
             for key in keys:
                 conn.execute(_DELETE_MANAGED, key)
             for row in rows:
@@ -348,23 +299,55 @@ class StateStore:
             (outcome.c.apply_id == _journal.c.apply_id) & (outcome.c.address == _journal.c.address)
             & (outcome.c.action == _journal.c.action) & (outcome.c.phase != "intent")).exists())
         query = select(_journal).where((_journal.c.phase == "intent") & ~closed).order_by(_journal.c.seq)
-        with self._read() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(query).mappings().all()
-        return [JournalEntry(r["seq"], r["apply_id"], r["address"], r["action"], r["phase"],
-                             json.loads(r["detail"]), _utc(r["at"])) for r in rows]
+        return [_journal_entry(r) for r in rows]
 
     def journal_entries(self, apply_id: str | None = None) -> list[JournalEntry]:
         query = select(_journal).order_by(_journal.c.seq)
         if apply_id is not None:
             query = query.where(_journal.c.apply_id == apply_id)
-        with self._read() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(query).mappings().all()
-        return [JournalEntry(r["seq"], r["apply_id"], r["address"], r["action"], r["phase"],
-                             json.loads(r["detail"]), _utc(r["at"])) for r in rows]
+        return [_journal_entry(r) for r in rows]
+
+    # -- adopting objects outside apply ------------------------------------------------------------
+    def adopt(self, obj: ManagedObject, *, holder: str, reason: JournalOp = JournalOp.ADOPT,
+              lock_timeout: float = 0.0) -> str:
+        """Record one live object as managed, the safe way apply does: under the lock, journaled.
+
+        For ``login``, ``import`` and ``reauth``. Refuses a name this workspace already
+        manages under another live id (forget it first), and a live id managed under
+        another name (one object, one manifest name). Returns the journal's operation id.
+        """
+        lock = self.acquire_lock(reason.value, holder=holder, timeout=lock_timeout)
+        try:
+            managed = self.managed()
+            current = managed.get((obj.kind, obj.name))
+            if current is not None and current.live_id != obj.live_id:
+                raise StateError(f"{obj.address} is already managed as {current.live_id}, not {obj.live_id}; "
+                                 "remove it from state before adopting another object under that name")
+            other = next((o for o in managed.values() if o.live_id == obj.live_id and o.address != obj.address),
+                         None)
+            if other is not None:
+                raise StateError(f"{obj.live_id} is already managed as {other.address}")
+            operation_id = str(uuid.uuid4())
+            self.record(operation_id, obj.address, reason, JournalPhase.INTENT, {"live_id": obj.live_id})
+            self.record(operation_id, obj.address, reason, JournalPhase.DONE, {"live_id": obj.live_id},
+                        puts=(obj,))
+            self.bump_serial()
+            return operation_id
+        finally:
+            self.release_lock(lock.lock_id)
+
+
+def _journal_entry(row: Any) -> JournalEntry:
+    return JournalEntry(row["seq"], row["apply_id"], row["address"], JournalOp(row["action"]),
+                        JournalPhase(row["phase"]), json.loads(row["detail"]), as_utc(row["at"]))
 
 
 def _lock_info(row: Any) -> LockInfo:
-    return LockInfo(row["lock_id"], row["holder"], row["host"], row["pid"], row["operation"], _utc(row["since"]))
+    return LockInfo(row["lock_id"], row["holder"], row["host"], row["pid"], row["operation"], as_utc(row["since"]))
 
 
 def _is_orphaned(lock: LockInfo) -> bool:
@@ -378,15 +361,3 @@ def _is_orphaned(lock: LockInfo) -> bool:
     except PermissionError:
         return False
     return False
-
-
-def open_state_store(workspace: Workspace, *, create: bool) -> StateStore | None:
-    """The workspace's state store; with ``create=False`` a missing SQLite file gives None.
-
-    Read-only commands (plan, status, show) must not leave a new state file behind.
-    """
-    url = workspace.resolve_url(workspace.settings.state.url)
-    path = sqlite_path(url)
-    if not create and path is not None and not path.exists():
-        return None
-    return StateStore.open(url, workspace=workspace.settings.name)
