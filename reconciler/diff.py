@@ -14,8 +14,6 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from deepdiff import DeepDiff
-
 from reconciler.manifest.fingerprints import canonical
 
 SENSITIVE = "(sensitive)"
@@ -39,6 +37,11 @@ class FieldChange:
         if self.note:
             data["note"] = self.note
         return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FieldChange:
+        return cls(str(data["path"]), data.get("before"), data.get("after"), bool(data.get("sensitive", False)),
+                   str(data.get("note", "")))
 
 
 def digest(value: Any) -> str:
@@ -96,7 +99,7 @@ def value_changes(before: Any, after: Any, prefix: str = "") -> list[FieldChange
     if not isinstance(before, (dict, list)) or not isinstance(after, (dict, list)) or type(before) is not type(after):
         return [FieldChange(prefix, before, after)]
     changes: list[FieldChange] = []
-    tree = DeepDiff(before, after, view="tree", verbose_level=2)
+    tree = _deep_diff(before, after)
     for report in tree.values():
         for level in report:
             parts = level.path(output_format="list")
@@ -105,6 +108,13 @@ def value_changes(before: Any, after: Any, prefix: str = "") -> list[FieldChange
             changes.append(FieldChange(_path(parts, prefix), t1, t2))
     changes.sort(key=lambda c: c.path)
     return changes
+
+
+def _deep_diff(before: Any, after: Any) -> Any:
+    """deepdiff's tree view; imported on first use (about 0.1 s), and most plans never get here."""
+    from deepdiff import DeepDiff
+
+    return DeepDiff(before, after, view="tree", verbose_level=2)
 
 
 def _is_missing(value: Any) -> bool:

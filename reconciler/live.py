@@ -1,8 +1,10 @@
-"""Live state as every backend reports it: authorizations, jobs, experiences, references.
+"""Live state as every backend reports it: authorizations, jobs, experiences, references, counts, health.
 
 A :class:`Snapshot` is one consistent read of a platform, taken with a constant number
 of calls. Its reference index answers "who uses this authorization?" without any
-further I/O, which is what the planner's delete guard needs for every object.
+further I/O, which is what the planner's delete guard needs for every object. The
+value types the views and the health checks share (:class:`RequestCounts`,
+:class:`HealthResult`) live here too, so renderers need no backend.
 """
 
 from __future__ import annotations
@@ -13,15 +15,10 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
-# Statuses in which a job still uses its authorizations (Lytics "runnable" = running).
-ACTIVE_JOB_STATUSES = frozenset({"runnable", "running", "sleeping", "paused", "initializing", "pausing",
-                                 "resuming"})
-HEALTH_ORDER = {"healthy": 0, "unknown": 1, "unhealthy": 2}  # worse is larger
+from reconciler.vocabulary import Health, JobStatus
 
-
-def display_status(status: str) -> str:
-    """The UI word for a job status: Lytics' API says runnable, people say running."""
-    return "running" if status == "runnable" else status
+__all__ = ["Health", "HealthResult", "JobStatus", "LiveAuthorization", "LiveExperience", "LiveJob", "Reference",
+           "RequestCounts", "Snapshot"]
 
 
 @dataclass(frozen=True)
@@ -32,7 +29,7 @@ class LiveAuthorization:
     type: str | None
     label: str
     description: str
-    health: str = "unknown"
+    health: Health = Health.UNKNOWN
     health_reason: str = ""
     owner: str = ""
     created: datetime | None = None
@@ -47,7 +44,7 @@ class LiveJob:
     id: str
     name: str
     workflow: str
-    status: str
+    status: JobStatus
     auth_ids: tuple[str, ...]
     config: dict[str, Any] = field(default_factory=dict)
     description: str = ""
@@ -57,7 +54,7 @@ class LiveJob:
 
     @property
     def active(self) -> bool:
-        return self.status in ACTIVE_JOB_STATUSES
+        return self.status.is_active
 
 
 @dataclass(frozen=True)
@@ -75,11 +72,16 @@ class Reference:
     kind: Literal["job", "experience"]
     id: str
     name: str
-    status: str
+    status: JobStatus | str  # a job's JobStatus; an experience's own word ("imported")
 
     @property
     def active(self) -> bool:
-        return self.kind == "experience" or self.status in ACTIVE_JOB_STATUSES
+        """An imported experience always counts; a job while its status is active."""
+        return self.kind == "experience" or (isinstance(self.status, JobStatus) and self.status.is_active)
+
+    @property
+    def display_status(self) -> str:
+        return self.status.display if isinstance(self.status, JobStatus) else self.status
 
 
 @dataclass(frozen=True)
@@ -96,9 +98,9 @@ class Snapshot:
     def _reference_index(self) -> dict[str, list[Reference]]:
         index: dict[str, list[Reference]] = defaultdict(list)
         for job in self.jobs.values():
-            if job.status == "deleted":
+            if job.status == JobStatus.DELETED:
                 continue
-            ref = Reference("job", job.id, job.name, display_status(job.status))
+            ref = Reference("job", job.id, job.name, job.status)
             for auth_id in job.auth_ids:
                 index[auth_id].append(ref)
         for exp in self.experiences.values():
@@ -113,3 +115,28 @@ class Snapshot:
 
     def active_references(self, auth_id: str) -> list[Reference]:
         return [r for r in self.references(auth_id) if r.active]
+
+
+@dataclass(frozen=True)
+class RequestCounts:
+    """Requests made with one authorization in the last hour, day, week and month (UTC buckets)."""
+
+    hour: int = 0
+    day: int = 0
+    week: int = 0
+    month: int = 0
+
+
+@dataclass(frozen=True)
+class HealthResult:
+    """The outcome of one health check, as a backend records it on the authorization.
+
+    ``scopes`` and ``token_expires_at`` are recorded only when the check learnt them (None:
+    unknown, keep what is recorded).
+    """
+
+    status: Health
+    reason: str = ""
+    checked_at: datetime | None = None
+    scopes: tuple[str, ...] | None = None
+    token_expires_at: datetime | None = None

@@ -4,7 +4,8 @@ Like Terraform's plans package: the action enum carries its display symbol, ever
 action says why (``reasons``), what it waits for (``depends_on``), what stops it
 (``blocked_by``) and which live versions it relies on (``preconditions``), and the
 summary is derived, never stored. Rendering and applying both read this, and nothing
-here does I/O. ``planner.make_plan`` builds one.
+here does I/O. ``planner.make_plan`` builds one; ``plan_codec`` is its versioned JSON form
+(saved plan files and ``--format json``).
 
 Phases fix the order apply must follow::
 
@@ -77,6 +78,10 @@ class Blocker:
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "id": self.id, "status": self.status, "managed": self.managed}
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Blocker:
+        return cls(str(data["kind"]), str(data["name"]), str(data["id"]), str(data["status"]), bool(data["managed"]))
+
 
 @dataclass(frozen=True)
 class Precondition:
@@ -89,10 +94,16 @@ class Precondition:
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "id": self.id, "version": self.version}
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Precondition:
+        return cls(str(data["kind"]), str(data["id"]), str(data["version"]))
+
 
 @dataclass(frozen=True)
 class Action:
-    address: str  # "Authorization/fb-ads-prod"
+    """One object's change. ``address`` is for people; apply reads the typed fields, never the address."""
+
+    address: str  # "Authorization/fb-ads-prod", or "Authorization/fb-ads-prod (deposed ID)"
     kind: ActionKind
     phase: Phase
     live_id: str | None = None  # the object acted on (for replace: the old one)
@@ -105,6 +116,9 @@ class Action:
     warnings: tuple[str, ...] = ()
     instruction: str = ""  # for reauthorize: what the person must run
     forget_only: bool = False  # delete of an object already gone: only state is cleaned up
+    # The old half of an earlier replace still waiting for its delete: its live id, which
+    # is also its state key (state keeps it as a deposed authorization, not under a name).
+    deposed_id: str | None = None
 
     @property
     def resource(self) -> str:
@@ -112,7 +126,9 @@ class Action:
 
     @property
     def name(self) -> str:
-        return self.address.split("/", 1)[1]
+        """The manifest name (for a deposed object: the name of the authorization that replaced it)."""
+        name = self.address.split("/", 1)[1]
+        return name.split(" ", 1)[0] if self.deposed_id else name
 
     @property
     def blocked(self) -> bool:
@@ -124,12 +140,18 @@ class Action:
 
 @dataclass(frozen=True)
 class UnmanagedObject:
+    """A live object no manifest of this workspace manages: shown, never changed."""
+
     kind: str
     id: str
     name: str
 
     def to_json(self) -> dict[str, str]:
         return {"kind": self.kind, "id": self.id, "name": self.name}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> UnmanagedObject:
+        return cls(str(data["kind"]), str(data["id"]), str(data["name"]))
 
 
 @dataclass(frozen=True)
@@ -145,6 +167,8 @@ class PlanContext:
 
 @dataclass(frozen=True)
 class Plan:
+    """Every change in apply order, with the no-op count, plan-wide warnings and where it came from."""
+
     actions: tuple[Action, ...]  # every change, in apply order (noops excluded)
     noop_count: int
     warnings: tuple[str, ...]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.plan import Plan
-from reconciler.render.plan_json import plan_to_dict
+from reconciler.plan_codec import plan_to_dict
 from reconciler.render.plan_text import change_line
 
 MAX_CHARS = 60_000

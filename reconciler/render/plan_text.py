@@ -13,7 +13,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from reconciler.plan import Plan
-from reconciler.render.plan_json import plan_to_dict
+from reconciler.plan_codec import plan_to_dict
 
 STYLES = {"create": "green", "update": "yellow", "replace": "magenta", "delete": "red", "reauthorize": "cyan"}
 VERBS = {"create": "will be created", "update": "will be updated in place",

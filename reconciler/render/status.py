@@ -8,10 +8,11 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from reconciler.backends.base import UsageCounts
-from reconciler.inventory import AuthorizationRow, JobRow
+from reconciler.live import RequestCounts
+from reconciler.vocabulary import Health
+from reconciler.view_rows import AuthorizationRow, JobRow
 
-HEALTH_STYLE = {"healthy": "green", "unhealthy": "bold red", "unknown": "yellow"}
+HEALTH_STYLE = {Health.HEALTHY: "green", Health.UNHEALTHY: "bold red", Health.UNKNOWN: "yellow"}
 
 
 def _when(value: datetime | None) -> str:
@@ -39,7 +40,7 @@ def status_table(rows: list[AuthorizationRow]) -> RenderableType:
     return table
 
 
-def show_view(row: AuthorizationRow, jobs: list[JobRow], usage: UsageCounts | None) -> RenderableType:
+def show_view(row: AuthorizationRow, jobs: list[JobRow], usage: RequestCounts | None) -> RenderableType:
     summary = Table(show_header=False, box=None, title=row.label, title_justify="left", title_style="bold")
     summary.add_column(style="bold")
     summary.add_column()

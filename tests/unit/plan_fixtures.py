@@ -1,7 +1,7 @@
 """Hand-built planner inputs: a few lines per scenario, no I/O.
 
 ``World`` collects desired objects (manifest dataclasses), live objects (the Snapshot)
-and state (ManagedObject with fingerprints computed exactly as ``planning.plan_with``
+and state (ManagedObject with fingerprints computed exactly as ``Session.plan``
 does: ``fingerprint_desired`` with a fixed HMAC key and an explicit environ dict), then
 ``world.plan()`` calls the pure ``make_plan``.
 
@@ -28,7 +28,8 @@ from reconciler.manifest.model import DesiredAuthorization, DesiredJob, DesiredS
 from reconciler.manifest.secrets import SecretRef
 from reconciler.plan import Action, Plan, PlanContext
 from reconciler.planner import PlanInput, make_plan
-from reconciler.state import ManagedObject
+from reconciler.vocabulary import Health, JobStatus, ObjectKind
+from reconciler.state.records import ManagedObject
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 KEY = b"\x07" * 32
@@ -79,6 +80,7 @@ def live_from(d: DesiredAuthorization, live_id: str, **overrides: Any) -> LiveAu
                                   description=d.description, health="healthy", owner="ops",
                                   created=datetime(2025, 1, 1, tzinfo=UTC), updated=datetime(2025, 1, 2, tzinfo=UTC))
     values.update(overrides)
+    values["health"] = Health(values["health"])
     return LiveAuthorization(**values)
 
 
@@ -121,7 +123,7 @@ class World:
         if managed:
             fps = fingerprint_authorization(base, KEY, ROOT, self.applied_environ)
             self.managed[("Authorization", name)] = ManagedObject(
-                "Authorization", name, live_id, fps.recorded(), NOW, {"config": dict(base.config)})
+                ObjectKind.AUTHORIZATION, name, live_id, fps.recorded(), NOW, {"config": dict(base.config)})
         return d
 
     def live_id(self, name: str, kind: str = "Authorization") -> str:
@@ -149,14 +151,16 @@ class World:
             values: dict[str, Any] = dict(id=live_id, name=name, workflow=d.workflow, status=status or default_status,
                                           auth_ids=tuple(ids), config=dict(d.config), description=d.description)
             values.update(live_overrides or {})
+            values["status"] = JobStatus.parse(values["status"])
             self.live_jobs[live_id] = LiveJob(**values)
         if managed:
-            self.managed[("Job", name)] = ManagedObject("Job", name, live_id, {}, NOW, {})
+            self.managed[("Job", name)] = ManagedObject(ObjectKind.JOB, name, live_id, {}, NOW, {})
         return d
 
     def unmanaged_job(self, name: str, auth_ids: list[str], *, status: str = "runnable",
                       workflow: str = "facebook-audience-populate") -> LiveJob:
-        job = LiveJob(id=self._next_id("ujob"), name=name, workflow=workflow, status=status, auth_ids=tuple(auth_ids))
+        job = LiveJob(id=self._next_id("ujob"), name=name, workflow=workflow, status=JobStatus.parse(status),
+                      auth_ids=tuple(auth_ids))
         self.live_jobs[job.id] = job
         return job
 

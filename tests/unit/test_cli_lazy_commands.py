@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import reconciler.cli as cli_package
-from reconciler.cli import _COMMAND_MODULES, _MODULE_OF, _register_commands, cli
+from reconciler.cli.app import _COMMAND_MODULES, _MODULE_OF, _register_commands, cli
 
 CLI_DIR = Path(cli_package.__file__).parent
 

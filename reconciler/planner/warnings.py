@@ -1,0 +1,63 @@
+"""What a reviewer should know that is not a change: unhealthy or expiring credentials, uncompared secrets, unmanaged objects."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from reconciler.plan import UnmanagedObject
+from reconciler.planner.context import PlanningContext
+from reconciler.vocabulary import Health, JobStatus
+
+_SHOWN_UNAVAILABLE = 5
+
+
+def health_warnings(ctx: PlanningContext) -> None:
+    """Running jobs on unhealthy authorizations, and tokens expired or expiring within the policy's horizon."""
+    snapshot, inp = ctx.snapshot, ctx.inp
+    by_name = {name: a.live_id for name, a in ctx.auth_actions.items()}
+    lives = (snapshot.authorizations.get(live_id or "") for live_id in by_name.values())
+    any_unhealthy = any(live is not None and live.health == Health.UNHEALTHY for live in lives)
+    jobs = sorted(inp.desired.jobs.values(), key=lambda j: j.name) if any_unhealthy else []
+    for job in jobs:  # walked only when some authorization is unhealthy
+        if job.state != "running":
+            continue
+        for auth_name in job.authorizations:
+            live = snapshot.authorizations.get(by_name.get(auth_name) or "")
+            if live is not None and live.health == Health.UNHEALTHY:
+                why = f": {live.health_reason}" if live.health_reason else ""
+                ctx.warnings.append(f"{job.address} (running) uses Authorization/{auth_name}, "
+                                    f"which is Unhealthy{why}")
+    horizon = inp.now + timedelta(days=inp.expiry_warning_days)
+    for name, action in sorted(ctx.auth_actions.items()):
+        live = snapshot.authorizations.get(action.live_id or "")
+        if live is None or live.token_expires_at is None or live.token_expires_at > horizon:
+            continue
+        when = live.token_expires_at.strftime("%Y-%m-%d %H:%M UTC")
+        if live.token_expires_at <= inp.now:
+            ctx.warnings.append(f"Authorization/{name}: token expired on {when}")
+        else:
+            days = (live.token_expires_at - inp.now).days
+            ctx.warnings.append(f"Authorization/{name}: token expires in {days} days ({when})")
+
+
+def not_compared_warning(ctx: PlanningContext) -> None:
+    """One line for every credential whose value is not available here (PR CI has no secrets)."""
+    if not ctx.not_compared:
+        return
+    unique = sorted(set(ctx.not_compared))
+    shown = "; ".join(unique[:_SHOWN_UNAVAILABLE])
+    if len(unique) > _SHOWN_UNAVAILABLE:
+        shown += f"; and {len(unique) - _SHOWN_UNAVAILABLE} more"
+    count = len(ctx.not_compared)
+    noun = "credential was" if count == 1 else "credentials were"
+    ctx.warnings.append(f"{count} {noun} not compared because the values are not available here "
+                        f"({shown}); a rotation shows up where they are")
+
+
+def unmanaged_objects(ctx: PlanningContext) -> tuple[UnmanagedObject, ...]:
+    managed_ids = {o.live_id for o in ctx.inp.managed.values()}
+    items = [UnmanagedObject("authorization", a.id, a.label)
+             for a in ctx.snapshot.authorizations.values() if a.id not in managed_ids]
+    items += [UnmanagedObject("job", j.id, j.name) for j in ctx.snapshot.jobs.values()
+              if j.id not in managed_ids and j.status != JobStatus.DELETED]
+    return tuple(sorted(items, key=lambda u: (u.kind, u.name, u.id)))

@@ -1,0 +1,60 @@
+"""The rows status, show and the dashboard display: plain values that views build and renderers draw."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from reconciler.vocabulary import Health
+
+
+@dataclass(frozen=True)
+class AuthorizationRow:
+    id: str
+    name: str | None  # manifest name when this workspace manages it
+    label: str
+    description: str
+    provider: str
+    method: str
+    health: Health
+    health_reason: str
+    owner: str
+    created: datetime | None
+    updated: datetime | None
+    token_expires_at: datetime | None
+    jobs_active: int
+    jobs_total: int
+    experiences: int
+
+    @property
+    def managed(self) -> bool:
+        return self.name is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "name": self.name, "label": self.label, "description": self.description,
+            "provider": self.provider, "method": self.method, "health": self.health,
+            "health_reason": self.health_reason, "owner": self.owner, "created": _iso(self.created),
+            "updated": _iso(self.updated), "token_expires_at": _iso(self.token_expires_at),
+            "jobs_active": self.jobs_active, "jobs_total": self.jobs_total, "experiences": self.experiences,
+            "managed": self.managed,
+        }
+
+
+@dataclass(frozen=True)
+class JobRow:
+    id: str
+    name: str
+    workflow: str
+    status: str
+    created: datetime | None
+    managed_name: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "workflow": self.workflow, "status": self.status,
+                "created": _iso(self.created), "managed_name": self.managed_name}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
