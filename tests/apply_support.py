@@ -28,10 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.backends import open_local_platform
+from reconciler.backends.local import open_local_platform
+from reconciler.vocabulary import Access
 from reconciler.catalog import load_catalog
 from reconciler.platform import AuthRecord, JobRecord, Platform
-from reconciler.state import JournalEntry, ManagedObject, StateStore
+from reconciler.state.records import JournalEntry, ManagedObject
+from reconciler.state.store import StateStore
 from reconciler.workspace import load_workspace
 
 AUTH, JOB, DEPOSED = "Authorization", "Job", "DeposedAuthorization"
@@ -237,7 +239,7 @@ def wait_for_lock_holder(root: Path, pids: set[int], timeout: float = 60) -> int
 
 # -- reading the world -------------------------------------------------------------------------------
 def open_platform_of(root: Path) -> Platform:
-    return open_local_platform(load_workspace(root), load_catalog())
+    return open_local_platform(load_workspace(root), load_catalog(), Access.WRITE)
 
 
 def open_state_of(root: Path) -> StateStore:

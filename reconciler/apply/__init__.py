@@ -15,22 +15,23 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from reconciler.apply.executor import Executor
 from reconciler.apply.hooks import ApplyHook, SilentHook
 from reconciler.apply.operations import ApplyContext, RetryPolicy
 from reconciler.apply.recovery import recover
 from reconciler.apply.results import ApplyReport, ResultCode, StepResult
-from reconciler.apply.staleness import StalePlanError, stale_reasons
-from reconciler.errors import SecretError
+from reconciler.apply.staleness import stale_reasons
+from reconciler.errors import SecretError, StalePlanError
+from reconciler.live import Snapshot
 from reconciler.manifest.secrets import SecretValue
 from reconciler.plan import ActionKind, Plan
-from reconciler.planner import AUTH
-from reconciler.planning import PlanningSession, plan_with
+from reconciler.session import Session
+from reconciler.state.store import StateStore
+from reconciler.vocabulary import ObjectKind
 
-__all__ = ["ApplyHook", "ApplyOptions", "ApplyReport", "PreparedApply", "ResultCode", "StalePlanError",
-           "StepResult", "execute", "prepare"]
+__all__ = ["ApplyHook", "ApplyOptions", "ApplyReport", "PreparedApply", "ResultCode", "StepResult", "execute",
+           "prepare"]
 
 
 @dataclass(frozen=True)
@@ -45,30 +46,30 @@ class ApplyOptions:
 class PreparedApply:
     """A locked, recovered and checked apply, ready to run (or to be shown and confirmed)."""
 
-    session: PlanningSession
+    session: Session
     plan: Plan
     lock_id: str
     apply_id: str
     recovered: list[str]
     secrets: dict[str, dict[str, SecretValue]]
-    snapshot: Any
+    snapshot: Snapshot
 
     def release(self) -> None:
-        assert self.session.state is not None
+        assert isinstance(self.session.state, StateStore)
         self.session.state.release_lock(self.lock_id)
 
 
-def prepare(session: PlanningSession, options: ApplyOptions, saved: dict[str, Any] | None = None) -> PreparedApply:
+def prepare(session: Session, options: ApplyOptions, saved: Plan | None = None) -> PreparedApply:
     """Steps 1-4. On any error the lock is released and nothing has changed on the platform."""
     state = session.state
-    assert state is not None, "apply opens the state store with create=True"
+    assert isinstance(state, StateStore), "apply opens the state store with Access.WRITE"
     lock = state.acquire_lock("apply", holder=options.holder, timeout=options.lock_timeout)
     apply_id = str(uuid.uuid4())
     try:
         snapshot = session.backend.snapshot()
         recovered = recover(state, snapshot, apply_id)
-        session.meta = state.meta()
-        plan = plan_with(session, snapshot)
+        session.refresh_meta()
+        plan = session.plan(snapshot)
         if saved is not None:
             reasons = stale_reasons(saved, plan, snapshot)
             if reasons:
@@ -81,12 +82,12 @@ def prepare(session: PlanningSession, options: ApplyOptions, saved: dict[str, An
     return PreparedApply(session, plan, lock.lock_id, apply_id, recovered, secrets, snapshot)
 
 
-def resolve_secrets(session: PlanningSession, plan: Plan) -> dict[str, dict[str, SecretValue]]:
+def resolve_secrets(session: Session, plan: Plan) -> dict[str, dict[str, SecretValue]]:
     """Every credential a create or replace needs, read now; all missing ones reported at once."""
     values: dict[str, dict[str, SecretValue]] = {}
     problems: list[str] = []
     for action in plan.actions:
-        if action.resource != AUTH or action.kind not in (ActionKind.CREATE, ActionKind.REPLACE):
+        if action.resource != ObjectKind.AUTHORIZATION or action.kind not in (ActionKind.CREATE, ActionKind.REPLACE):
             continue
         desired = session.loaded.desired.authorizations.get(action.name)
         if desired is None:
@@ -108,14 +109,14 @@ def execute(prepared: PreparedApply, options: ApplyOptions, hook: ApplyHook | No
     """Steps 5-6; always releases the lock."""
     session = prepared.session
     state = session.state
-    assert state is not None
+    assert isinstance(state, StateStore)
     try:
         managed = state.managed()
-        ids = {name: obj.live_id for (kind, name), obj in managed.items() if kind == AUTH}
+        ids = {name: obj.live_id for (kind, name), obj in managed.items() if kind == ObjectKind.AUTHORIZATION}
         ctx = ApplyContext(
             apply_id=prepared.apply_id, backend=session.backend, state=state, desired=session.loaded.desired,
             catalog=session.catalog,
-            fingerprints=session.fingerprints or {}, secrets=prepared.secrets, snapshot=prepared.snapshot,
+            fingerprints=session.fingerprints, secrets=prepared.secrets, snapshot=prepared.snapshot,
             plan=prepared.plan, retry=options.retry, ids=ids,
         )
         results = Executor(ctx, hook or SilentHook(), options.parallelism).run()

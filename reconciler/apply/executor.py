@@ -16,14 +16,16 @@ from dataclasses import dataclass
 from reconciler.apply.hooks import ApplyHook
 from reconciler.apply.operations import ApplyContext, Operations, timed
 from reconciler.apply.results import ResultCode, StepResult
-from reconciler.errors import AuthctlError, PermanentBackendError
+from reconciler.errors import AuthctlError, DependencyNotReadyError, PermanentBackendError
 from reconciler.plan import Action, ActionKind, Phase
-from reconciler.planner import AUTH
+from reconciler.vocabulary import JournalOp, ObjectKind
+
+AUTH = ObjectKind.AUTHORIZATION
 
 
 # What a plan-time block stops. A blocked replace still creates its successor and moves
 # the jobs; only the old one's delete waits.
-BLOCKABLE = frozenset({"create", "update", "delete", "replace-delete"})
+BLOCKABLE = frozenset({JournalOp.CREATE, JournalOp.UPDATE, JournalOp.DELETE, JournalOp.REPLACE_DELETE})
 
 
 @dataclass(frozen=True)
@@ -43,10 +45,10 @@ def build_steps(ops: Operations, actions: tuple[Action, ...]) -> list[Step]:
         elif is_auth and kind is ActionKind.CREATE:
             steps.append(Step(action.phase.value, action, "create", _partial(ops.create_authorization, action)))
         elif is_auth and kind is ActionKind.REPLACE:
-            steps.append(Step(Phase.CREATE_AUTHORIZATIONS, action, "replace-create",
+            steps.append(Step(Phase.CREATE_AUTHORIZATIONS, action, JournalOp.REPLACE_CREATE,
                               _partial(ops.create_authorization, action)))
-            steps.append(Step(Phase.DELETE_AUTHORIZATIONS, action, "replace-delete",
-                              lambda a=action: ops.delete_authorization(a, replace_half=True)))
+            steps.append(Step(Phase.DELETE_AUTHORIZATIONS, action, JournalOp.REPLACE_DELETE,
+                              _partial(ops.delete_replaced_authorization, action)))
         elif is_auth and kind is ActionKind.UPDATE:
             steps.append(Step(action.phase.value, action, "update", _partial(ops.update_authorization, action)))
         elif is_auth and kind is ActionKind.DELETE:
@@ -99,7 +101,8 @@ class Executor:
     def _expected_renames(self, steps: list[Step]) -> int:
         """Creates whose label is held by an authorization this apply deletes get renamed at the end."""
         desired = self.ctx.desired.authorizations
-        return sum(1 for s in steps if s.operation in ("create", "replace-create") and s.action.resource == AUTH
+        return sum(1 for s in steps
+                   if s.operation in (JournalOp.CREATE, JournalOp.REPLACE_CREATE) and s.action.resource == AUTH
                    and s.action.name in desired
                    and desired[s.action.name].label.casefold() in self.ctx.retiring_labels)
 
@@ -115,7 +118,8 @@ class Executor:
         if failed_deps:
             return self._remember(step, StepResult(action.address, step.operation, ResultCode.SKIPPED,
                                                    "dependency not applied: " + ", ".join(failed_deps)))
-        if step.operation == "replace-delete" and self.first_outcome.get(action.address) is not ResultCode.APPLIED:
+        replaced = self.first_outcome.get(action.address)
+        if step.operation == JournalOp.REPLACE_DELETE and replaced is not ResultCode.APPLIED:
             return StepResult(action.address, step.operation, ResultCode.SKIPPED, "the successor was not created")
         if action.blocked and action.resource == AUTH and step.operation in BLOCKABLE:
             blockers = "; ".join(b.describe() for b in action.blocked_by)
@@ -123,13 +127,17 @@ class Executor:
                                                    f"blocked by {blockers}", live_id=action.live_id))
         try:
             result = timed(step.run)
+        except DependencyNotReadyError as exc:  # raised before any call: nothing to journal
+            result = StepResult(action.address, step.operation, ResultCode.SKIPPED, exc.message)
+        except PermanentBackendError as exc:
+            self.ops.refused(action.address, step.operation, exc.message)
+            result = StepResult(action.address, step.operation, ResultCode.FAILED, exc.message)
         except AuthctlError as exc:
-            self.ops.failed(action.address, step.operation, exc.message,
-                            settled=isinstance(exc, PermanentBackendError))
+            self.ops.failed_uncertain(action.address, step.operation, exc.message)
             result = StepResult(action.address, step.operation, ResultCode.FAILED, exc.message)
         except Exception as exc:  # unknown errors are final for this branch, never retried
             message = _summary(exc)
-            self.ops.failed(action.address, step.operation, message, settled=False)
+            self.ops.failed_uncertain(action.address, step.operation, message)
             result = StepResult(action.address, step.operation, ResultCode.FAILED, message)
         return self._remember(step, result)
 

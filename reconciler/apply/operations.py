@@ -1,33 +1,38 @@
 """What each kind of step does against the backend and the state store.
 
 Every mutating backend call is bracketed by journal entries: an ``intent`` before (with
-what recovery needs to recognise the object on the platform) and a ``done`` after,
-written in the same transaction as the state change. Backend calls retry transient
-errors with exponential backoff and jitter (stamina), honouring Retry-After.
+what recovery needs to recognise the object on the platform, including the creation
+marker the platform keeps on what we create) and a ``done`` after, written in the same
+transaction as the state change. Backend calls retry transient errors with exponential
+backoff and jitter (stamina), honouring Retry-After.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import stamina
 
+from reconciler.apply.results import ResultCode, StepResult
 from reconciler.backends.base import AuthorizationRequest, Backend, JobRequest
 from reconciler.catalog import Catalog
-from reconciler.errors import BackendError, TemporaryBackendError
+from reconciler.clock import utc_now
+from reconciler.errors import BackendError, DependencyNotReadyError, TemporaryBackendError
 from reconciler.live import Snapshot
 from reconciler.manifest.fingerprints import AuthFingerprints
 from reconciler.manifest.model import DesiredAuthorization, DesiredJob, DesiredState
 from reconciler.manifest.secrets import SecretValue
 from reconciler.plan import Action, ActionKind, Plan
-from reconciler.planner import AUTH, DEPOSED, JOB, RUNNING_LIKE
-from reconciler.apply.results import ResultCode, StepResult
-from reconciler.state import ManagedObject, StateStore
+from reconciler.state.records import ManagedObject
+from reconciler.state.store import StateStore
+from reconciler.vocabulary import JobStatus, JournalOp, JournalPhase, ObjectKind
+
+AUTH, JOB, DEPOSED = ObjectKind.AUTHORIZATION, ObjectKind.JOB, ObjectKind.DEPOSED_AUTHORIZATION
 
 T = TypeVar("T")
 
@@ -48,8 +53,9 @@ def _retry_hook(exc: Exception) -> bool | float:
     return False
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def new_marker() -> str:
+    """A creation marker: opaque, unique, journaled before the create and kept by the platform."""
+    return f"authctl-{uuid.uuid4().hex}"
 
 
 @dataclass
@@ -92,7 +98,7 @@ class ApplyContext:
 class Operations:
     def __init__(self, ctx: ApplyContext) -> None:
         self.ctx = ctx
-        self._open: dict[str, str] = {}  # address -> journal action of its intent still awaiting an outcome
+        self._open: dict[str, JournalOp] = {}  # address -> operation of its intent still awaiting an outcome
 
     # -- plumbing ----------------------------------------------------------------------------------
     def call(self, func: Callable[[], T]) -> T:
@@ -103,32 +109,39 @@ class Operations:
                 return func()
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def intent(self, address: str, operation: str, detail: dict[str, Any]) -> None:
-        self.ctx.state.record(self.ctx.apply_id, address, operation, "intent", detail)
+    def intent(self, address: str, operation: JournalOp, detail: dict[str, Any]) -> None:
+        self.ctx.state.record(self.ctx.apply_id, address, operation, JournalPhase.INTENT, detail)
         with self.ctx.lock:
             self._open[address] = operation
 
-    def done(self, address: str, operation: str, detail: dict[str, Any], *, puts: tuple[ManagedObject, ...] = (),
-             removes: tuple[tuple[str, str], ...] = ()) -> None:
-        self.ctx.state.record(self.ctx.apply_id, address, operation, "done", detail, puts=puts, removes=removes)
+    def done(self, address: str, operation: JournalOp, detail: dict[str, Any], *,
+             puts: tuple[ManagedObject, ...] = (), removes: tuple[tuple[ObjectKind, str], ...] = ()) -> None:
+        self.ctx.state.record(self.ctx.apply_id, address, operation, JournalPhase.DONE, detail, puts=puts,
+                              removes=removes)
         with self.ctx.lock:
             if self._open.get(address) == operation:
                 del self._open[address]
 
-    def failed(self, address: str, operation: str, message: str, *, settled: bool = True) -> None:
-        """Journal a failed step.
+    def refused(self, address: str, step: str, message: str) -> None:
+        """Journal a step the platform refused: nothing happened, so its open intent is closed.
 
-        ``settled``: the platform refused the call, so nothing happened; the step's open intent
-        (whose journal action, e.g. ``create-job``, need not be the step's display name) is
-        closed. Otherwise (retries ran out on a timeout or 5xx, an unexpected error) the call
-        may have happened: the intent stays open and the next apply's recovery looks at the
-        platform, so that an object created after all is adopted, not duplicated or orphaned.
+        The intent's operation (e.g. ``create-job``) need not be the step's display name.
         """
         with self.ctx.lock:
             pending = self._open.pop(address, None)
-        action = (pending or operation) if settled else "error"
-        self.ctx.state.record(self.ctx.apply_id, address, action, "failed",
-                              {"message": message, "step": operation, "settled": settled})
+        self.ctx.state.record(self.ctx.apply_id, address, pending or JournalOp.ERROR, JournalPhase.FAILED,
+                              {"message": message, "step": step, "settled": True})
+
+    def failed_uncertain(self, address: str, step: str, message: str) -> None:
+        """Journal a step whose call may have happened (retries ran out on a timeout or 5xx, an unknown error).
+
+        The intent stays open: the next apply's recovery looks at the platform, so that an
+        object created after all is adopted, not duplicated or orphaned.
+        """
+        with self.ctx.lock:
+            self._open.pop(address, None)
+        self.ctx.state.record(self.ctx.apply_id, address, JournalOp.ERROR, JournalPhase.FAILED,
+                              {"message": message, "step": step, "settled": False})
 
     # -- authorizations ----------------------------------------------------------------------------
     def applied_authorization(self, d: DesiredAuthorization, label: str) -> dict[str, Any]:
@@ -144,59 +157,73 @@ class Operations:
         holder = self.ctx.retiring_labels.get(d.label.casefold())
         if holder is not None:
             label = self.ctx.temporary_label(d.label, holder)
-        operation = "replace-create" if replacing else "create"
+        operation = JournalOp.REPLACE_CREATE if replacing else JournalOp.CREATE
         fingerprints = self.ctx.fingerprints[d.name].recorded()
         applied = self.applied_authorization(d, label)
+        marker = new_marker()
         self.intent(action.address, operation, {"name": d.name, "label": label, "provider": d.provider,
                                                 "method": d.method, "fingerprints": fingerprints,
-                                                "applied": applied, "replaces": replacing})
+                                                "applied": applied, "replaces": replacing, "marker": marker})
         request = AuthorizationRequest(
             provider=d.provider, method=d.method, type=method.lytics_type if method else None, label=label,
-            description=d.description, config=dict(d.config), credentials=dict(self.ctx.secrets.get(d.name, {})))
+            description=d.description, config=dict(d.config), credentials=dict(self.ctx.secrets.get(d.name, {})),
+            marker=marker)
         live = self.call(lambda: self.ctx.backend.create_authorization(request))
-        puts = [ManagedObject(AUTH, d.name, live.id, fingerprints, _now(), applied)]
+        puts = [ManagedObject(AUTH, d.name, live.id, fingerprints, utc_now(), applied)]
         if replacing:
-            puts.append(ManagedObject(DEPOSED, replacing, replacing, {}, _now(), {"replaced_by": d.name}))
+            puts.append(ManagedObject(DEPOSED, replacing, replacing, {}, utc_now(), {"replaced_by": d.name}))
         self.done(action.address, operation, {"live_id": live.id}, puts=tuple(puts))
         with self.ctx.lock:
             self.ctx.ids[d.name] = live.id
             if label != d.label:
                 self.ctx.renames[d.name] = (live.id, d.label)
         note = f" with temporary label {label!r}" if label != d.label else ""
-        return StepResult(action.address, operation, ResultCode.APPLIED, f"id {live.id}{note}", live_id=live.id)
+        return StepResult(action.address, operation.value, ResultCode.APPLIED, f"id {live.id}{note}",
+                          live_id=live.id)
 
     def update_authorization(self, action: Action) -> StepResult:
         d = self.ctx.desired.authorizations[action.name]
         assert action.live_id is not None
-        self.intent(action.address, "update", {"label": d.label})
+        self.intent(action.address, JournalOp.UPDATE, {"label": d.label})
         live = self.call(lambda: self.ctx.backend.update_authorization(
             action.live_id or "", label=d.label, description=d.description))
         current = self.ctx.state.get(AUTH, d.name)
         puts = ()
         if current is not None:
             applied = {**current.applied, "label": d.label, "description": d.description}
-            puts = (ManagedObject(AUTH, d.name, live.id, current.fingerprints, _now(), applied),)
-        self.done(action.address, "update", {"live_id": live.id}, puts=puts)
+            puts = (ManagedObject(AUTH, d.name, live.id, current.fingerprints, utc_now(), applied),)
+        self.done(action.address, JournalOp.UPDATE, {"live_id": live.id}, puts=puts)
         return StepResult(action.address, "update", ResultCode.APPLIED, "label/description edited", live_id=live.id)
 
-    def delete_authorization(self, action: Action, *, replace_half: bool = False) -> StepResult:
-        """Guarded delete: re-read the references right before, skip if anything active uses it."""
-        operation = "replace-delete" if replace_half else "delete"
+    def delete_authorization(self, action: Action) -> StepResult:
+        """The guarded delete of an authorization the manifests dropped (or a deposed one)."""
+        if action.deposed_id:
+            return self._guarded_delete(action, JournalOp.DELETE, (DEPOSED, action.deposed_id))
+        return self._guarded_delete(action, JournalOp.DELETE, (AUTH, action.name))
+
+    def delete_replaced_authorization(self, action: Action) -> StepResult:
+        """The second half of a replace: the old authorization, deposed in state by the create half."""
         live_id = action.live_id or ""
-        state_key = (DEPOSED, live_id) if (replace_half or "(deposed" in action.address) else (AUTH, action.name)
+        return self._guarded_delete(action, JournalOp.REPLACE_DELETE, (DEPOSED, live_id))
+
+    def _guarded_delete(self, action: Action, operation: JournalOp, state_key: tuple[ObjectKind, str]) -> StepResult:
+        """Re-read the references right before the delete; skip it if anything active uses it."""
+        live_id = action.live_id or ""
         if action.forget_only:
-            self.done(action.address, "forget", {"live_id": live_id}, removes=(state_key,))
-            return StepResult(action.address, "forget", ResultCode.APPLIED, "already gone; removed from state")
+            self.done(action.address, JournalOp.FORGET, {"live_id": live_id}, removes=(state_key,))
+            return StepResult(action.address, JournalOp.FORGET.value, ResultCode.APPLIED,
+                              "already gone; removed from state")
         refs = [r for r in self.call(lambda: self.ctx.backend.references(live_id)) if r.active]
         if refs:
-            names = "; ".join(f"{r.kind} {r.name} ({r.id}, {r.status})" for r in refs)
-            self.ctx.state.record(self.ctx.apply_id, action.address, operation, "blocked", {"references": names})
-            return StepResult(action.address, operation, ResultCode.BLOCKED,
+            names = "; ".join(f"{r.kind} {r.name} ({r.id}, {r.display_status})" for r in refs)
+            self.ctx.state.record(self.ctx.apply_id, action.address, operation, JournalPhase.BLOCKED,
+                                  {"references": names})
+            return StepResult(action.address, operation.value, ResultCode.BLOCKED,
                               f"not deleted: still used by {names}", live_id=live_id)
         self.intent(action.address, operation, {"live_id": live_id, "state_key": list(state_key)})
         self.call(lambda: self.ctx.backend.delete_authorization(live_id))
         self.done(action.address, operation, {"live_id": live_id}, removes=(state_key,))
-        return StepResult(action.address, operation, ResultCode.APPLIED, f"deleted {live_id}", live_id=live_id)
+        return StepResult(action.address, operation.value, ResultCode.APPLIED, f"deleted {live_id}", live_id=live_id)
 
     def finalize_label(self, name: str) -> StepResult:
         """Give a successor its real label once the holder is gone."""
@@ -207,74 +234,76 @@ class Operations:
             return StepResult(address, "rename", ResultCode.BLOCKED,
                               f"keeps its temporary label until {holder} can be deleted", live_id=live_id)
         d = self.ctx.desired.authorizations[name]
-        self.intent(address, "rename", {"label": label})
+        self.intent(address, JournalOp.RENAME, {"label": label})
         try:
             self.call(lambda: self.ctx.backend.update_authorization(live_id, label=label, description=d.description))
         except BackendError as exc:  # the old one is still there (blocked): keep the temporary label
-            self.failed(address, "rename", exc.message)  # a rename is in place: nothing to recover either way
+            self.refused(address, "rename", exc.message)  # a rename is in place: nothing to recover either way
             return StepResult(address, "rename", ResultCode.BLOCKED, f"keeps its temporary label: {exc.message}")
         current = self.ctx.state.get(AUTH, name)
         puts = ()
         if current is not None:
-            puts = (ManagedObject(AUTH, name, live_id, current.fingerprints, _now(),
+            puts = (ManagedObject(AUTH, name, live_id, current.fingerprints, utc_now(),
                                   {**current.applied, "label": label}),)
-        self.done(address, "rename", {"live_id": live_id}, puts=puts)
+        self.done(address, JournalOp.RENAME, {"live_id": live_id}, puts=puts)
         return StepResult(address, "rename", ResultCode.APPLIED, f"label {label!r}", live_id=live_id)
 
     # -- jobs ----------------------------------------------------------------------------------------
-    def _job_request(self, d: DesiredJob) -> JobRequest | str:
+    def _job_request(self, d: DesiredJob, *, marker: str | None = None) -> JobRequest:
+        """The job's full shape with live authorization ids; raises DependencyNotReadyError if one is missing."""
         with self.ctx.lock:
             missing = [n for n in d.authorizations if n not in self.ctx.ids]
             ids = tuple(self.ctx.ids[n] for n in d.authorizations if n in self.ctx.ids)
         if missing:
-            return "authorization(s) not available: " + ", ".join(missing)
+            raise DependencyNotReadyError("authorization(s) not available: " + ", ".join(missing))
+        status = JobStatus.RUNNABLE if d.state == "running" else JobStatus.PAUSED
         return JobRequest(name=d.name, workflow=d.workflow, auth_ids=ids, config=dict(d.config),
-                          description=d.description, status="runnable" if d.state == "running" else "paused")
+                          description=d.description, status=status, marker=marker)
 
     def _job_applied(self, d: DesiredJob) -> dict[str, Any]:
         return {"workflow": d.workflow, "authorizations": list(d.authorizations), "state": d.state}
 
     def create_job(self, action: Action) -> StepResult:
         d = self.ctx.desired.jobs[action.name]
-        request = self._job_request(d)
-        if isinstance(request, str):
-            return StepResult(action.address, "create", ResultCode.SKIPPED, request)
+        marker = new_marker()
+        request = self._job_request(d, marker=marker)
         if action.kind is ActionKind.REPLACE and action.live_id:
             # Delete first: a crash in between leaves "gone, re-create", never an orphan.
-            self.intent(action.address, "replace-delete-job", {"live_id": action.live_id})
+            self.intent(action.address, JournalOp.REPLACE_DELETE_JOB, {"live_id": action.live_id})
             self.call(lambda: self.ctx.backend.delete_job(action.live_id or ""))
-            self.done(action.address, "replace-delete-job", {"live_id": action.live_id}, removes=((JOB, d.name),))
-        self.intent(action.address, "create-job", {"name": d.name, "workflow": d.workflow,
-                                                   "applied": self._job_applied(d)})
+            self.done(action.address, JournalOp.REPLACE_DELETE_JOB, {"live_id": action.live_id},
+                      removes=((JOB, d.name),))
+        self.intent(action.address, JournalOp.CREATE_JOB, {"name": d.name, "workflow": d.workflow,
+                                                           "applied": self._job_applied(d), "marker": marker})
         live = self.call(lambda: self.ctx.backend.create_job(request))
-        self.done(action.address, "create-job", {"live_id": live.id},
-                  puts=(ManagedObject(JOB, d.name, live.id, {}, _now(), self._job_applied(d)),))
+        self.done(action.address, JournalOp.CREATE_JOB, {"live_id": live.id},
+                  puts=(ManagedObject(JOB, d.name, live.id, {}, utc_now(), self._job_applied(d)),))
         return StepResult(action.address, "create", ResultCode.APPLIED, f"id {live.id}", live_id=live.id)
 
     def update_job(self, action: Action) -> StepResult:
         d = self.ctx.desired.jobs[action.name]
         request = self._job_request(d)
-        if isinstance(request, str):
-            return StepResult(action.address, "update", ResultCode.SKIPPED, request)
         job_id = action.live_id or ""
-        self.intent(action.address, "update-job", {"live_id": job_id})
+        self.intent(action.address, JournalOp.UPDATE_JOB, {"live_id": job_id})
         live = self.call(lambda: self.ctx.backend.update_job(job_id, request))
-        if d.state == "paused" and live.status in RUNNING_LIKE:
+        if d.state == "paused" and live.status.is_running:
             live = self.call(lambda: self.ctx.backend.pause_job(job_id))
-        elif d.state == "running" and live.status not in RUNNING_LIKE:
+        elif d.state == "running" and not live.status.is_running:
             live = self.call(lambda: self.ctx.backend.resume_job(job_id))
-        self.done(action.address, "update-job", {"live_id": job_id, "status": live.status},
-                  puts=(ManagedObject(JOB, d.name, job_id, {}, _now(), self._job_applied(d)),))
-        return StepResult(action.address, "update", ResultCode.APPLIED, f"status {live.status}", live_id=job_id)
+        self.done(action.address, JournalOp.UPDATE_JOB, {"live_id": job_id, "status": live.status.value},
+                  puts=(ManagedObject(JOB, d.name, job_id, {}, utc_now(), self._job_applied(d)),))
+        return StepResult(action.address, "update", ResultCode.APPLIED, f"status {live.status.value}",
+                          live_id=job_id)
 
     def delete_job(self, action: Action) -> StepResult:
         job_id = action.live_id or ""
         if action.forget_only:
-            self.done(action.address, "forget", {"live_id": job_id}, removes=((JOB, action.name),))
-            return StepResult(action.address, "forget", ResultCode.APPLIED, "already gone; removed from state")
-        self.intent(action.address, "delete-job", {"live_id": job_id})
+            self.done(action.address, JournalOp.FORGET, {"live_id": job_id}, removes=((JOB, action.name),))
+            return StepResult(action.address, JournalOp.FORGET.value, ResultCode.APPLIED,
+                              "already gone; removed from state")
+        self.intent(action.address, JournalOp.DELETE_JOB, {"live_id": job_id})
         self.call(lambda: self.ctx.backend.delete_job(job_id))
-        self.done(action.address, "delete-job", {"live_id": job_id}, removes=((JOB, action.name),))
+        self.done(action.address, JournalOp.DELETE_JOB, {"live_id": job_id}, removes=((JOB, action.name),))
         return StepResult(action.address, "delete", ResultCode.APPLIED, f"deleted {job_id}", live_id=job_id)
 
 
@@ -285,4 +314,4 @@ def timed(func: Callable[[], StepResult]) -> StepResult:
                       round(time.perf_counter() - start, 4), result.live_id)
 
 
-__all__ = ["ApplyContext", "Operations", "RetryPolicy", "timed"]
+__all__ = ["ApplyContext", "Operations", "RetryPolicy", "new_marker", "timed"]

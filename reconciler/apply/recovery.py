@@ -10,11 +10,13 @@ duplicates nor orphans anything.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
+from reconciler.clock import utc_now
 from reconciler.live import Snapshot
-from reconciler.planner import AUTH, DEPOSED, JOB
-from reconciler.state import JournalEntry, ManagedObject, StateStore
+from reconciler.state.records import JournalEntry, ManagedObject
+from reconciler.state.store import StateStore
+from reconciler.vocabulary import JobStatus, JournalOp, JournalPhase, ObjectKind
+
+AUTH, JOB, DEPOSED = ObjectKind.AUTHORIZATION, ObjectKind.JOB, ObjectKind.DEPOSED_AUTHORIZATION
 
 
 def recover(state: StateStore, snapshot: Snapshot, apply_id: str) -> list[str]:
@@ -27,15 +29,16 @@ def recover(state: StateStore, snapshot: Snapshot, apply_id: str) -> list[str]:
     notes: list[str] = []
     for entry in pending:
         note = _settle(state, snapshot, entry, managed_ids)
-        state.record(entry.apply_id, entry.address, entry.action, "recovered", {"by": apply_id, "note": note})
+        state.record(entry.apply_id, entry.address, entry.action, JournalPhase.RECOVERED,
+                     {"by": apply_id, "note": note})
         notes.append(f"{entry.address} ({entry.action}): {note}")
     return notes
 
 
 def _settle(state: StateStore, snapshot: Snapshot, entry: JournalEntry, managed_ids: set[str]) -> str:
     detail = entry.detail
-    now = datetime.now(UTC)
-    if entry.action in ("create", "replace-create"):
+    now = utc_now()
+    if entry.action in (JournalOp.CREATE, JournalOp.REPLACE_CREATE):
         label = str(detail.get("label", "")).casefold()
         match = next((a for a in snapshot.authorizations.values()
                       if a.label.casefold() == label and a.id not in managed_ids
@@ -47,36 +50,37 @@ def _settle(state: StateStore, snapshot: Snapshot, entry: JournalEntry, managed_
         if detail.get("replaces"):
             puts.append(ManagedObject(DEPOSED, detail["replaces"], detail["replaces"], {}, now,
                                       {"replaced_by": detail["name"]}))
-        state.record(entry.apply_id, entry.address, entry.action, "adopted", {"live_id": match.id}, puts=tuple(puts))
+        state.record(entry.apply_id, entry.address, entry.action, JournalPhase.ADOPTED, {"live_id": match.id},
+                     puts=tuple(puts))
         managed_ids.add(match.id)
         return f"was created as {match.id}; recorded in state"
-    if entry.action == "create-job":
+    if entry.action is JournalOp.CREATE_JOB:
         match = next((j for j in sorted(snapshot.jobs.values(), key=lambda j: j.id)
                       if j.name == detail.get("name") and j.workflow == detail.get("workflow")
-                      and j.id not in managed_ids and j.status != "deleted"), None)
+                      and j.id not in managed_ids and j.status != JobStatus.DELETED), None)
         if match is None:
             return "was not created; the plan will create it"
-        state.record(entry.apply_id, entry.address, entry.action, "adopted", {"live_id": match.id},
+        state.record(entry.apply_id, entry.address, entry.action, JournalPhase.ADOPTED, {"live_id": match.id},
                      puts=(ManagedObject(JOB, detail["name"], match.id, {}, now, detail.get("applied", {})),))
         managed_ids.add(match.id)
         return f"was created as {match.id}; recorded in state"
-    if entry.action in ("delete", "replace-delete"):
+    if entry.action in (JournalOp.DELETE, JournalOp.REPLACE_DELETE):
         live_id = detail.get("live_id", "")
         if live_id in snapshot.authorizations:
             return "was not deleted; the plan will try again"
         kind, name = detail.get("state_key", [AUTH, entry.address.split("/", 1)[-1]])
-        state.record(entry.apply_id, entry.address, entry.action, "forgotten", {"live_id": live_id},
-                     removes=((kind, name),))
+        state.record(entry.apply_id, entry.address, entry.action, JournalPhase.FORGOTTEN, {"live_id": live_id},
+                     removes=((ObjectKind(kind), name),))
         return "was deleted; removed from state"
-    if entry.action in ("delete-job", "replace-delete-job"):
+    if entry.action in (JournalOp.DELETE_JOB, JournalOp.REPLACE_DELETE_JOB):
         live_id = detail.get("live_id", "")
         job = snapshot.jobs.get(live_id)
-        if job is not None and job.status != "deleted":
+        if job is not None and job.status != JobStatus.DELETED:
             return "was not deleted; the plan will try again"
         name = entry.address.split("/", 1)[-1]
         current = state.get(JOB, name)
         if current is not None and current.live_id == live_id:
-            state.record(entry.apply_id, entry.address, entry.action, "forgotten", {"live_id": live_id},
-                         removes=((JOB, name),))
+            state.record(entry.apply_id, entry.address, entry.action, JournalPhase.FORGOTTEN,
+                         {"live_id": live_id}, removes=((JOB, name),))
         return "was deleted; removed from state"
     return "in-place change; the plan re-checks it"

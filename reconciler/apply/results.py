@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from reconciler.errors import ExitCode
+
 
 class ResultCode(str, Enum):
     APPLIED = "applied"
@@ -21,14 +23,11 @@ class ResultCode(str, Enum):
 @dataclass(frozen=True)
 class StepResult:
     address: str
-    operation: str  # "create", "replace-create", "replace-delete", "update", "delete", ...
+    operation: str  # what the step did, as the apply output shows it (a JournalOp word, or "reauthorize")
     code: ResultCode
     message: str = ""
     seconds: float = 0.0
     live_id: str | None = None
-
-
-EXIT_OK, EXIT_ERROR, EXIT_NEEDS_PERSON, EXIT_BLOCKED = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -45,15 +44,15 @@ class ApplyReport:
     def converged(self) -> bool:
         return all(r.code is ResultCode.APPLIED for r in self.results)
 
-    def exit_code(self) -> int:
-        """0 converged; 1 something failed; 3 something blocked; 2 a person must act."""
+    def exit_code(self) -> ExitCode:
+        """OK converged; ERROR something failed; BLOCKED something blocked; CHANGES a person must act."""
         if self.count(ResultCode.FAILED):
-            return EXIT_ERROR
+            return ExitCode.ERROR
         if self.count(ResultCode.BLOCKED):
-            return EXIT_BLOCKED
+            return ExitCode.BLOCKED
         if self.count(ResultCode.NEEDS_PERSON) or self.count(ResultCode.SKIPPED):
-            return EXIT_NEEDS_PERSON
-        return EXIT_OK
+            return ExitCode.CHANGES
+        return ExitCode.OK
 
     def summary_line(self) -> str:
         parts = [f"{self.count(ResultCode.APPLIED)} applied"]

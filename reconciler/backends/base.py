@@ -3,8 +3,12 @@
 Backends do all the I/O. They return live models (``reconciler.live``) and raise
 ``BackendError`` subclasses: ``TemporaryBackendError`` when a retry may help,
 ``PermanentBackendError`` when it cannot (apply classifies with isinstance alone).
-Secret values cross this boundary only as ``SecretValue`` and are revealed by the
+Secret values cross this boundary only as ``Secret`` objects and are revealed by the
 backend at the moment they are sent.
+
+Creation markers: every create carries a ``marker`` (an opaque token apply journals
+before the call) that the platform keeps on the object, so that crash recovery can
+find what it created by marker, proving authorship instead of guessing by name.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from reconciler.live import LiveAuthorization, LiveJob, Reference, Snapshot
+from reconciler.live import HealthResult, LiveAuthorization, LiveJob, Reference, RequestCounts, Snapshot
+from reconciler.vocabulary import JobStatus
 
 
 class Secret(Protocol):
@@ -31,6 +36,7 @@ class AuthorizationRequest:
     description: str = ""
     config: dict[str, Any] = field(default_factory=dict)
     credentials: dict[str, Secret] = field(default_factory=dict, repr=False)
+    marker: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,31 +48,46 @@ class JobRequest:
     auth_ids: tuple[str, ...]
     config: dict[str, Any] = field(default_factory=dict)
     description: str = ""
-    status: str = "runnable"
+    status: JobStatus = JobStatus.RUNNABLE
+    marker: str | None = None
 
 
 @dataclass(frozen=True)
-class UsageCounts:
-    hour: int
-    day: int
-    week: int
-    month: int
+class Reauthorization:
+    """New tokens for an existing OAuth connection: same id, so the jobs using it keep working."""
+
+    credentials: dict[str, Secret] = field(repr=False)
+    scopes: tuple[str, ...] = ()
+    token_expires_at: datetime | None = None
 
 
 @runtime_checkable
 class Backend(Protocol):
     name: str
 
+    # -- reading ---------------------------------------------------------------------------------
     def snapshot(self) -> Snapshot: ...
 
     def references(self, auth_id: str) -> list[Reference]: ...
 
+    def find_authorization_by_marker(self, marker: str) -> LiveAuthorization | None: ...
+
+    def find_job_by_marker(self, marker: str) -> LiveJob | None: ...
+
+    def request_counts(self, auth_id: str, now: datetime | None = None) -> RequestCounts | None: ...
+
+    # -- authorizations --------------------------------------------------------------------------
     def create_authorization(self, request: AuthorizationRequest) -> LiveAuthorization: ...
 
     def update_authorization(self, auth_id: str, *, label: str, description: str) -> LiveAuthorization: ...
 
+    def reauthorize(self, auth_id: str, reauthorization: Reauthorization) -> LiveAuthorization: ...
+
+    def record_health(self, auth_id: str, result: HealthResult) -> LiveAuthorization: ...
+
     def delete_authorization(self, auth_id: str) -> None: ...
 
+    # -- jobs ------------------------------------------------------------------------------------
     def create_job(self, request: JobRequest) -> LiveJob: ...
 
     def update_job(self, job_id: str, request: JobRequest) -> LiveJob: ...
@@ -76,7 +97,5 @@ class Backend(Protocol):
     def resume_job(self, job_id: str) -> LiveJob: ...
 
     def delete_job(self, job_id: str) -> None: ...
-
-    def usage(self, auth_id: str, now: datetime | None = None) -> UsageCounts | None: ...
 
     def close(self) -> None: ...

@@ -1,4 +1,4 @@
-"""The ``local`` backend: the embedded platform, in process.
+"""The ``local`` backend: the embedded platform, in process, opened from the workspace's settings.
 
 It translates platform records into live models and platform refusals into backend
 errors (a locked database is temporary; a broken rule is permanent), so the engine
@@ -7,19 +7,39 @@ treats it exactly like a remote API.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from reconciler.backends.base import AuthorizationRequest, JobRequest, Reauthorization
+from reconciler.catalog import Catalog
+from reconciler.db import sqlite_path
+from reconciler.errors import (
+    DatabaseError,
+    PermanentBackendError,
+    PlatformError,
+    TemporaryBackendError,
+    WorkspaceError,
+)
+from reconciler.live import (
+    HealthResult,
+    LiveAuthorization,
+    LiveExperience,
+    LiveJob,
+    Reference,
+    RequestCounts,
+    Snapshot,
+)
+from reconciler.paused_gc import paused_gc
+from reconciler.platform import AuthRecord, ExperienceRecord, JobRecord
+from reconciler.vocabulary import Access
+from reconciler.workspace import DATA_DIR, Workspace
 
-from reconciler.backends.base import AuthorizationRequest, JobRequest, UsageCounts
-from reconciler.bulk import paused_gc
-from reconciler.errors import DatabaseError, PermanentBackendError, PlatformError, TemporaryBackendError
-from reconciler.live import LiveAuthorization, LiveExperience, LiveJob, Reference, Snapshot, display_status
-from reconciler.platform import AuthRecord, ExperienceRecord, JobRecord, Platform
+if TYPE_CHECKING:  # the store (SQLAlchemy) is imported only when a command needs more than a snapshot
+    from reconciler.platform import Platform
 
 T = TypeVar("T")
 
@@ -60,13 +80,16 @@ def _translated() -> Iterator[None]:
         raise TemporaryBackendError(exc.message, code="DATABASE") from None
     except PlatformError as exc:
         raise PermanentBackendError(exc.message, code=type(exc).__name__) from None
-    except OperationalError as exc:  # a database hiccup the platform did not classify: retry
-        raise TemporaryBackendError(_first_line(exc), code="DATABASE") from None
-    except SQLAlchemyError as exc:  # an integrity or programming error: retrying cannot help
-        raise PermanentBackendError(_first_line(exc), code="DATABASE") from None
+    except Exception as exc:
+        sa = sys.modules.get("sqlalchemy.exc")  # no SQLAlchemy error without SQLAlchemy loaded
+        if sa is None or not isinstance(exc, sa.SQLAlchemyError):
+            raise
+        if isinstance(exc, sa.OperationalError):  # a database hiccup the platform did not classify: retry
+            raise TemporaryBackendError(_first_line(exc), code="DATABASE") from None
+        raise PermanentBackendError(_first_line(exc), code="DATABASE") from None  # retrying cannot help
 
 
-def _first_line(exc: SQLAlchemyError) -> str:
+def _first_line(exc: Exception) -> str:
     """The driver's message without SQLAlchemy's statement and parameters (they can hold data)."""
     return f"platform database error: {str(getattr(exc, 'orig', exc)).splitlines()[0]}"
 
@@ -76,7 +99,7 @@ class LocalBackend:
 
     name = "local"
 
-    def __init__(self, platform: Platform, *, owner: str = "authctl") -> None:
+    def __init__(self, platform: Platform | Any, *, owner: str = "authctl") -> None:
         self.platform = platform
         self.owner = owner
 
@@ -100,19 +123,41 @@ class LocalBackend:
     def references(self, auth_id: str) -> list[Reference]:
         with _translated():
             jobs, experiences = self.platform.references(auth_id)
-        refs = [Reference("job", j.id, j.name, display_status(j.status)) for j in jobs]
+        refs = [Reference("job", j.id, j.name, j.status) for j in jobs]
         refs += [Reference("experience", e.id, e.name, e.status) for e in experiences]
         return refs
+
+    def find_authorization_by_marker(self, marker: str) -> LiveAuthorization | None:
+        record = self._call(lambda: self.platform.find_authorization_by_marker(marker))
+        return None if record is None else to_live_authorization(record)
+
+    def find_job_by_marker(self, marker: str) -> LiveJob | None:
+        record = self._call(lambda: self.platform.find_job_by_marker(marker))
+        return None if record is None else to_live_job(record)
 
     def create_authorization(self, request: AuthorizationRequest) -> LiveAuthorization:
         credentials = {k: v.reveal() for k, v in request.credentials.items()}
         record = self._call(lambda: self.platform.create_authorization(
             provider=request.provider, method=request.method, type=request.type, label=request.label,
-            description=request.description, config=request.config, credentials=credentials, owner=self.owner))
+            description=request.description, config=request.config, credentials=credentials, owner=self.owner,
+            marker=request.marker))
         return to_live_authorization(record)
 
     def update_authorization(self, auth_id: str, *, label: str, description: str) -> LiveAuthorization:
         record = self._call(lambda: self.platform.update_authorization(auth_id, label=label, description=description))
+        return to_live_authorization(record)
+
+    def reauthorize(self, auth_id: str, reauthorization: Reauthorization) -> LiveAuthorization:
+        credentials = {k: v.reveal() for k, v in reauthorization.credentials.items()}
+        record = self._call(lambda: self.platform.reauthorize(
+            auth_id, credentials=credentials, token_expires_at=reauthorization.token_expires_at,
+            scopes=reauthorization.scopes))
+        return to_live_authorization(record)
+
+    def record_health(self, auth_id: str, result: HealthResult) -> LiveAuthorization:
+        record = self._call(lambda: self.platform.record_health(
+            auth_id, status=result.status, reason=result.reason, checked_at=result.checked_at, scopes=result.scopes,
+            token_expires_at=result.token_expires_at))
         return to_live_authorization(record)
 
     def delete_authorization(self, auth_id: str) -> None:
@@ -121,7 +166,7 @@ class LocalBackend:
     def create_job(self, request: JobRequest) -> LiveJob:
         record = self._call(lambda: self.platform.create_job(
             name=request.name, workflow=request.workflow, auth_ids=request.auth_ids, config=request.config,
-            status=request.status, description=request.description, owner=self.owner))
+            status=request.status, description=request.description, owner=self.owner, marker=request.marker))
         return to_live_job(record)
 
     def update_job(self, job_id: str, request: JobRequest) -> LiveJob:
@@ -139,9 +184,63 @@ class LocalBackend:
     def delete_job(self, job_id: str) -> None:
         self._call(lambda: self.platform.delete_job(job_id))
 
-    def usage(self, auth_id: str, now: datetime | None = None) -> UsageCounts | None:
+    def request_counts(self, auth_id: str, now: datetime | None = None) -> RequestCounts | None:
         counts = self._call(lambda: self.platform.request_counts(auth_id, now))
-        return UsageCounts(counts.hour, counts.day, counts.week, counts.month)
+        return RequestCounts(counts.hour, counts.day, counts.week, counts.month)
 
     def close(self) -> None:
         self.platform.close()
+
+
+def open_local_platform(workspace: Workspace, catalog: Catalog, access: Access) -> Platform:
+    """The workspace's embedded platform, with the catalog's method/workflow rule.
+
+    For :attr:`Access.READ` (plan, status, show: commands that only read) a platform that
+    does not exist yet is not created. The default location inside the workspace's
+    ``.authctl/`` folder then reads as an empty platform (nothing applied yet, like
+    Terraform's missing local state); any other path is a configuration mistake and an
+    error, so a typo in ``backend.path`` never plans against nothing. An existing SQLite
+    platform opened for reading is read without SQLAlchemy (``SqliteSnapshotReader``): the
+    full platform opens only if the command needs more than a snapshot.
+    """
+    settings = workspace.settings.backend
+    if settings.kind != "local":
+        raise WorkspaceError(f"authctl.yaml: backend.kind is {settings.kind!r}; "
+                             "this command needs the embedded platform (backend.kind: local)")
+
+    def workflow_rule(provider: str, method: str, workflow: str) -> bool | None:
+        if workflow not in catalog.workflows:
+            return None
+        spec = catalog.method(provider, method)
+        return None if spec is None else spec.supports(workflow)
+
+    url = workspace.resolve_url(settings.path)
+    path = sqlite_path(url)
+
+    def open_full() -> Platform:
+        from reconciler.platform import open_platform
+
+        return open_platform(url, mode=settings.mode, workflow_rule=workflow_rule)
+
+    if access is Access.READ and path is not None and not path.exists():
+        if not path.resolve().is_relative_to(workspace.data_dir.resolve()):
+            raise DatabaseError(f"the platform database {path} does not exist; check backend.path in "
+                                f"{workspace.settings_path.name} (apply creates it inside {DATA_DIR}/)")
+        # Nothing applied yet: an empty in-memory platform, created by the same code.
+        from cryptography.fernet import Fernet
+
+        from reconciler.platform import open_platform
+
+        return open_platform("sqlite://", mode=settings.mode, workflow_rule=workflow_rule,
+                             key=Fernet.generate_key())
+    if access is Access.READ and path is not None:
+        from reconciler.platform.crypto import Sealer, load_or_create_key
+        from reconciler.platform.snapshot import SqliteSnapshotReader
+
+        def verify_key(key_check: str) -> None:
+            Sealer(load_or_create_key(path.with_name(path.name + ".key"))).verify(key_check, url)
+
+        reader = SqliteSnapshotReader.open(path, url, verify_key, open_full)
+        if reader is not None:
+            return reader  # type: ignore[return-value]
+    return open_full()

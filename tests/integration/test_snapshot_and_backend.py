@@ -14,12 +14,15 @@ import pytest
 from sqlalchemy import event
 
 from reconciler.backends import AuthorizationRequest, Backend, JobRequest, open_backend
+from reconciler.vocabulary import ACTIVE_JOB_STATUSES, Access, JobStatus
 from reconciler.backends.local import LocalBackend
 from reconciler.catalog import load_catalog
 from reconciler.errors import PermanentBackendError, TemporaryBackendError
-from reconciler.live import Reference, Snapshot, display_status
+from reconciler.live import Reference, Snapshot
 from reconciler.manifest.secrets import SecretValue
-from reconciler.platform import ACTIVE_JOB_STATUSES, JOB_STATUSES, Platform, open_platform
+from reconciler.platform import Platform, open_platform
+
+JOB_STATUSES = tuple(JobStatus)
 from reconciler.workspace import load_workspace
 
 
@@ -31,11 +34,11 @@ def count_statements(platform: Platform) -> Iterator[list[str]]:
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         seen.append(statement)
 
-    event.listen(platform._engine, "before_cursor_execute", record)
+    event.listen(platform._db.engine, "before_cursor_execute", record)
     try:
         yield seen
     finally:
-        event.remove(platform._engine, "before_cursor_execute", record)
+        event.remove(platform._db.engine, "before_cursor_execute", record)
 
 
 def _selects(statements: list[str]) -> list[str]:
@@ -77,7 +80,7 @@ class World:
             if status == "deleted":
                 continue
             for auth_id in ids:
-                index[auth_id].add(("job", job_id, display_status(status)))
+                index[auth_id].add(("job", job_id, status.display))
         for exp_id, ids in self.experiences.items():
             for auth_id in ids:
                 index[auth_id].add(("experience", exp_id, "imported"))
@@ -129,18 +132,18 @@ def test_backend_snapshot_reference_index(platform: Platform) -> None:
         refs = snap.references(auth_id)
         assert all(isinstance(r, Reference) for r in refs)
         assert len(refs) == len(expected[auth_id])
-        assert {(r.kind, r.id, r.status) for r in refs} == expected[auth_id]
+        assert {(r.kind, r.id, r.display_status) for r in refs} == expected[auth_id]
         active = {(r.kind, r.id) for r in snap.active_references(auth_id)}
         assert active == {(k, i) for k, i, s in expected[auth_id]
-                          if k == "experience" or s in {display_status(a) for a in ACTIVE_JOB_STATUSES}}
+                          if k == "experience" or s in {a.display for a in ACTIVE_JOB_STATUSES}}
         # The fresh per-authorization read agrees with the index.
         if auth_id in world.auth_ids[:20]:
-            assert {(r.kind, r.id, r.status) for r in backend.references(auth_id)} == expected[auth_id]
+            assert {(r.kind, r.id, r.display_status) for r in backend.references(auth_id)} == expected[auth_id]
     assert snap.references("no-such-id") == [] and snap.active_references("no-such-id") == []
     # Runnable is shown as running in references.
     running = [r for refs in map(snap.references, world.auth_ids) for r in refs if r.kind == "job"
                and world.jobs[r.id][0] == "runnable"]
-    assert running and all(r.status == "running" and r.active for r in running)
+    assert running and all(r.display_status == "running" and r.active for r in running)
 
 
 # -- the local backend --------------------------------------------------------------------------------
@@ -196,7 +199,7 @@ def test_local_backend_jobs_and_guarded_delete(platform: Platform) -> None:
 
     resumed = backend.resume_job(job.id)
     assert resumed.status == "runnable" and resumed.active
-    assert backend.references(a.id)[0].status == "running"
+    assert backend.references(a.id)[0].display_status == "running"
     moved = backend.update_job(job.id, JobRequest(name="sync2", workflow="facebook-audience-populate",
                                                   auth_ids=(b.id,), config={"audiences": ["y"]}))
     assert (moved.name, moved.auth_ids, moved.config, moved.status) == ("sync2", (b.id,), {"audiences": ["y"]},
@@ -222,19 +225,19 @@ def test_local_backend_usage(platform: Platform) -> None:
     now = datetime.now(UTC)
     platform.record_request(a.id, 2, at=now - timedelta(minutes=1))
     platform.record_request(a.id, 5, at=now - timedelta(days=3))
-    usage = backend.usage(a.id)
+    usage = backend.request_counts(a.id)
     assert usage is not None and (usage.hour, usage.day, usage.week, usage.month) == (2, 2, 7, 7)
 
 
 def test_locked_database_is_a_temporary_error(platform: Platform, platform_url: str) -> None:
     backend = LocalBackend(platform)
     a = backend.create_authorization(_request())
-    platform._engine.dispose()
+    platform._db.engine.dispose()
 
     def short_busy_timeout(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.execute("PRAGMA busy_timeout=200")
 
-    event.listen(platform._engine, "connect", short_busy_timeout)
+    event.listen(platform._db.engine, "connect", short_busy_timeout)
     holder = sqlite3.connect(platform_url.removeprefix("sqlite:///"), isolation_level=None)
     try:
         holder.execute("BEGIN EXCLUSIVE")
@@ -276,7 +279,7 @@ def test_open_backend_uses_the_workspace_platform(tmp_path: Path, monkeypatch: p
     root.mkdir()
     (root / "authctl.yaml").write_text("backend: {kind: local, path: data/p.db}\n", encoding="utf-8")
     monkeypatch.setenv("AUTHCTL_USER", "carol")
-    backend = open_backend(load_workspace(root), load_catalog())
+    backend = open_backend(load_workspace(root), load_catalog(), Access.WRITE)
     try:
         assert isinstance(backend, LocalBackend)
         live = backend.create_authorization(_request())
