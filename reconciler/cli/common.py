@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from reconciler.catalog import Catalog, load_catalog
 from reconciler.cli import output
-from reconciler.workspace import Workspace, load_workspace
 
-if TYPE_CHECKING:  # imported where used: SQLAlchemy costs commands like validate ~0.2 s
-    from reconciler.state import ManagedObject
+if TYPE_CHECKING:  # imported where used: `authctl --version` must not pay for pydantic or SQLAlchemy
+    from reconciler.catalog import Catalog
+    from reconciler.state.records import ManagedIndex
+    from reconciler.workspace import Workspace
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,6 +29,8 @@ def workspace_options(func: F) -> F:
     @click.option("--debug", is_flag=True, hidden=True)
     @functools.wraps(func)
     def wrapper(*args: Any, workspace_dir: Path, environment: str | None, debug: bool, **kwargs: Any) -> Any:
+        from reconciler.workspace import load_workspace
+
         output.STATE.debug = output.STATE.debug or debug
         workspace = load_workspace(workspace_dir, environment)
         return func(*args, workspace=workspace, **kwargs)
@@ -51,13 +53,16 @@ def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
 
 
 def workspace_catalog(workspace: Workspace) -> Catalog:
+    from reconciler.catalog import load_catalog
+
     return load_catalog(workspace.provider_dirs())
 
 
-def managed_objects(workspace: Workspace) -> dict[tuple[str, str], ManagedObject]:
-    from reconciler.state import open_state_store
+def managed_objects(workspace: Workspace) -> ManagedIndex:
+    from reconciler.state.access import open_state_store
+    from reconciler.vocabulary import Access
 
-    state = open_state_store(workspace, create=False)
+    state = open_state_store(workspace, Access.READ)
     if state is None:
         return {}
     try:

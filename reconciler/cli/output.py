@@ -12,12 +12,12 @@ import os
 import sys
 import traceback
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console, Group, RenderableType
-from rich.text import Text
+from reconciler.errors import AuthctlError, ExitCode, ManifestError, Severity
 
-from reconciler.errors import AuthctlError, ManifestError, Severity
+if TYPE_CHECKING:  # rich is imported on first output, not at start-up (see benchmarks/startup.py)
+    from rich.console import Console, RenderableType
 
 JSON_FORMAT_VERSION = "1"
 
@@ -43,10 +43,14 @@ def _width() -> int | None:
 
 
 def stdout() -> Console:
+    from rich.console import Console
+
     return Console(highlight=False, no_color=_no_color(), width=_width())
 
 
 def stderr() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, no_color=_no_color(), soft_wrap=True)
 
 
@@ -65,6 +69,9 @@ def print_lines(console: Console, renderable: RenderableType | str, style: str =
     written straight to the console's file; anything else still goes through rich, in
     order, so the output is the same byte for byte.
     """
+    from rich.console import Group
+    from rich.text import Text
+
     plain = console.color_system is None and not console.is_terminal
     items = renderable.renderables if isinstance(renderable, Group) else [renderable]
     if not plain or not all(isinstance(item, str | Text) for item in items):
@@ -120,12 +127,13 @@ def error_payload(exc: BaseException) -> dict[str, Any]:
 
 
 def report_error(exc: BaseException) -> int:
-    """Render an error for humans or machines; returns the exit code (always 1)."""
+    """Render an error for humans or machines; returns the error's exit code (ExitCode.ERROR)."""
+    code = exc.exit_code if isinstance(exc, AuthctlError) else ExitCode.ERROR
     if STATE.debug:
         traceback.print_exception(exc, file=sys.stderr)
     if STATE.json_errors:
         print_json(error_payload(exc))
-        return 1
+        return code
     console = stderr()
     if isinstance(exc, ManifestError):
         for diagnostic in exc.diagnostics:
@@ -140,4 +148,4 @@ def report_error(exc: BaseException) -> int:
         console.print(f"Error: internal error: {type(exc).__name__}: {exc}", style="bold red", markup=False)
         if not STATE.debug:
             console.print("Run again with --debug for the traceback.", markup=False)
-    return 1
+    return code

@@ -223,7 +223,7 @@ def test_debug_is_accepted_after_providers_and_schema(run_cli) -> None:
 
 _FAULT = """
 import sys
-import reconciler.cli.manifests as commands
+import reconciler.cli.manifest_commands as commands
 from reconciler.cli import main
 
 def broken(*args, **kwargs):

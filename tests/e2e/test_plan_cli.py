@@ -18,12 +18,13 @@ from typing import Any
 
 import pytest
 
-from reconciler.backends import open_local_platform
+from reconciler.backends.local import open_local_platform
+from reconciler.vocabulary import Access, ObjectKind
 from reconciler.catalog import load_catalog
 from reconciler.manifest import load_desired
 from reconciler.manifest.fingerprints import fingerprint_authorization
-from reconciler.planning import open_state_store
-from reconciler.state import ManagedObject
+from reconciler.state.access import open_state_store
+from reconciler.state.records import ManagedObject
 from reconciler.workspace import load_workspace
 
 CANARY_OLD = f"CANARY-{uuid.uuid4()}"  # the token the last "apply" used
@@ -77,7 +78,7 @@ class Seeded:
         catalog = load_catalog()
         desired = load_desired(ws, catalog).desired
         auth = desired.authorizations["fb-ads"]
-        platform = open_local_platform(ws, catalog)
+        platform = open_local_platform(ws, catalog, Access.WRITE)
         try:
             rec = platform.create_authorization(
                 provider=auth.provider, method=auth.method, type="fb-system-user", label=auth.label,
@@ -88,20 +89,20 @@ class Seeded:
         finally:
             platform.close()
         self.auth_id, self.job_id = rec.id, job.id
-        state = open_state_store(ws, create=True)
+        state = open_state_store(ws, Access.WRITE)
         assert state is not None
         try:
             fps = fingerprint_authorization(auth, state.hmac_key(), ws.root, {"FB_TOKEN": CANARY_OLD})
             now = datetime.now(UTC)
-            state.put(ManagedObject("Authorization", "fb-ads", rec.id, fps.recorded(), now,
+            state.put(ManagedObject(ObjectKind.AUTHORIZATION, "fb-ads", rec.id, fps.recorded(), now,
                                     {"config": dict(auth.config)}))
-            state.put(ManagedObject("Job", "fb-audiences", job.id, {}, now, {}))
+            state.put(ManagedObject(ObjectKind.JOB, "fb-audiences", job.id, {}, now, {}))
             self.serial = state.meta().serial
         finally:
             state.close()
 
     def unmanaged_job(self, name: str, status: str = "runnable") -> str:
-        platform = open_local_platform(load_workspace(self.root), load_catalog())
+        platform = open_local_platform(load_workspace(self.root), load_catalog(), Access.WRITE)
         try:
             return platform.create_job(name=name, workflow="facebook-audience-populate", auth_ids=[self.auth_id],
                                        status=status).id

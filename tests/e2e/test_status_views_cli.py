@@ -17,12 +17,14 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from reconciler.backends import open_local_platform
+from reconciler.backends.local import open_local_platform
+from reconciler.vocabulary import Access
 from reconciler.catalog import load_catalog
 from reconciler.errors import ReferencedError
 from reconciler.platform import Platform
 from reconciler.platform import schema as t
-from reconciler.state import ManagedObject, StateStore
+from reconciler.state.records import ManagedObject
+from reconciler.state.store import StateStore
 from reconciler.workspace import load_workspace
 
 CANARY = f"CANARY-{uuid.uuid4()}"
@@ -33,12 +35,12 @@ BASE = datetime(2025, 1, 1, 9, 0, tzinfo=UTC)
 
 
 def _platform(root: Path) -> Platform:
-    return open_local_platform(load_workspace(root), load_catalog())
+    return open_local_platform(load_workspace(root), load_catalog(), Access.WRITE)
 
 
 def _set_times(platform: Platform, table: Any, object_id: str, **values: datetime) -> None:
     """Back-date an object, as if it had been created/updated at another time."""
-    with platform._engine.begin() as conn:
+    with platform._db.engine.begin() as conn:
         conn.execute(update(table).where(table.c.id == object_id).values(**values))
 
 
@@ -367,7 +369,7 @@ def test_wrong_key_is_a_clean_error_and_changes_nothing(run_cli, demo: Demo) -> 
 def test_newer_schema_is_a_clean_error(run_cli, demo: Demo) -> None:  # type: ignore[no-untyped-def]
     db = demo.root / ".authctl" / "platform.db"
     with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE platform_meta SET value = '2' WHERE key = 'schema_version'")
+        conn.execute("UPDATE platform_meta SET value = ? WHERE key = 'schema_version'", (str(t.SCHEMA_VERSION + 1),))
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     before = _digest(db)

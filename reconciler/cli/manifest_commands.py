@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from reconciler.catalog import did_you_mean, load_catalog
+from reconciler.catalog import load_catalog
+from reconciler.suggestions import did_you_mean
 from reconciler.cli import output
 from reconciler.cli.common import F, format_option, workspace_catalog, workspace_options
 from reconciler.errors import UsageError

@@ -10,14 +10,15 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from reconciler.apply import ApplyOptions, ApplyReport, ResultCode, StepResult, execute, prepare
-from reconciler.apply.results import EXIT_OK
 from reconciler.backends import current_user
 from reconciler.cli import output
 from reconciler.cli.common import workspace_options
-from reconciler.errors import UsageError
-from reconciler.planfile import read_plan_file
-from reconciler.planning import open_session, open_state_store
+from reconciler.errors import ExitCode, UsageError
+from reconciler.plan_file import read_plan_file
 from reconciler.render.plan_text import render_text
+from reconciler.session import open_session
+from reconciler.state.access import open_existing_state_store
+from reconciler.vocabulary import Access
 from reconciler.workspace import Workspace
 
 RESULT_STYLE = {ResultCode.APPLIED: "green", ResultCode.FAILED: "bold red", ResultCode.BLOCKED: "bold red",
@@ -102,7 +103,7 @@ def apply(plan_file: Path | None, workspace: Workspace, auto_approve: bool, para
     if saved is None and not auto_approve and not sys.stdin.isatty():
         raise UsageError("apply needs confirmation: run it on a terminal, pass --auto-approve, "
                          "or apply a saved plan file (authctl plan -o FILE)")
-    session = open_session(workspace, create_state=True)
+    session = open_session(workspace, Access.WRITE)
     console = output.stdout()
     try:
         prepared = prepare(session, options, saved)
@@ -115,14 +116,14 @@ def apply(plan_file: Path | None, workspace: Workspace, auto_approve: bool, para
             if not plan.has_changes:
                 prepared.release()
                 if saved is None:
-                    return EXIT_OK
+                    return ExitCode.OK
                 console.print("No changes. Live state matches the manifests.", markup=False)
-                return EXIT_OK
+                return ExitCode.OK
             if saved is None and not auto_approve:
                 if not click.confirm("\nApply these changes?", default=False):
                     prepared.release()
                     console.print("Apply cancelled; nothing was changed.", markup=False)
-                    return 1
+                    return ExitCode.ERROR
             console.print("")
             hook = ProgressHook() if sys.stdout.isatty() else PlainHook()
             report = execute(prepared, options, hook)
@@ -140,7 +141,7 @@ def apply(plan_file: Path | None, workspace: Workspace, auto_approve: bool, para
     code = report.exit_code()
     if report.count(ResultCode.BLOCKED):
         console.print("Blocked deletes were skipped: the authorizations stay until the jobs or experiences "
-                      "using them stop." + (" Exit code 3." if code == 3 else ""), style="red", markup=False)
+                      "using them stop." + (" Exit code 3." if code is ExitCode.BLOCKED else ""), style="red", markup=False)
     if report.count(ResultCode.FAILED):
         console.print("Failed changes stopped only their own branch; run apply again once the cause is fixed. "
                       "Exit code 1.", style="red", markup=False)
@@ -152,7 +153,7 @@ def apply(plan_file: Path | None, workspace: Workspace, auto_approve: bool, para
 @workspace_options
 def force_unlock(lock_id: str, workspace: Workspace) -> None:
     """Remove the state lock LOCK_ID left by an apply that is gone (see the lock message)."""
-    state = open_state_store(workspace, create=False)
+    state = open_existing_state_store(workspace)
     if state is None:
         raise UsageError("there is no state store in this workspace yet")
     try:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from reconciler.backends import open_backend
+from reconciler.vocabulary import Access, ObjectKind
 from reconciler.cli import output
 from reconciler.cli.common import format_option, managed_objects, workspace_catalog, workspace_options
 from reconciler.errors import NotFoundError
-from reconciler.inventory import (
+from reconciler.views import (
     AUTH_SORT_KEYS,
     JOB_SORT_KEYS,
     authorization_row,
@@ -28,7 +29,7 @@ from reconciler.workspace import Workspace
 @click.option("--reverse", is_flag=True, help="Reverse the sort order.")
 def status(workspace: Workspace, fmt: str, sort: str, reverse: bool) -> None:
     """List every authorization on the platform with health, owner and job counts."""
-    backend = open_backend(workspace, workspace_catalog(workspace), create=False)
+    backend = open_backend(workspace, workspace_catalog(workspace), Access.READ)
     try:
         snapshot = backend.snapshot()
     finally:
@@ -48,17 +49,17 @@ def status(workspace: Workspace, fmt: str, sort: str, reverse: bool) -> None:
 def show(name_or_id: str, workspace: Workspace, fmt: str, sort_jobs: str) -> None:
     """Show one authorization (manifest name, id or label): summary, jobs and request counts."""
     managed = managed_objects(workspace)
-    backend = open_backend(workspace, workspace_catalog(workspace), create=False)
+    backend = open_backend(workspace, workspace_catalog(workspace), Access.READ)
     try:
         snapshot = backend.snapshot()
         auth = resolve_authorization(snapshot, managed, name_or_id)
         if auth is None:
             raise NotFoundError(f"no authorization with manifest name, id or label {name_or_id!r} "
                                 "(see `authctl status`)")
-        usage = backend.usage(auth.id)
+        usage = backend.request_counts(auth.id)
     finally:
         backend.close()
-    row = authorization_row(auth, snapshot, managed_names(managed, "Authorization"))
+    row = authorization_row(auth, snapshot, managed_names(managed, ObjectKind.AUTHORIZATION))
     jobs = job_rows([j for j in snapshot.jobs.values() if auth.id in j.auth_ids], managed, sort=sort_jobs)
     if fmt == "json":
         data = row.to_json()

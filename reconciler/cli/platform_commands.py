@@ -12,24 +12,21 @@ from contextlib import contextmanager
 
 import click
 
-from reconciler.backends import current_user, open_local_platform
+from reconciler.backends import current_user
+from reconciler.backends.local import open_local_platform
 from reconciler.cli import output
 from reconciler.cli.common import format_option, workspace_catalog, workspace_options
-from reconciler.live import display_status
-from reconciler.platform import JOB_STATUSES, Platform
-from reconciler.platform.records import HEALTH_STATUSES
+from reconciler.platform import Platform
+from reconciler.vocabulary import Access, Health, JobStatus
 from reconciler.workspace import Workspace
 
-STATUS_CHOICES = ("running", *JOB_STATUSES)
-
-
-def _api_status(status: str) -> str:
-    return "runnable" if status == "running" else status
+STATUS_CHOICES = ("running", *(s.value for s in JobStatus))
+HEALTH_CHOICES = tuple(h.value for h in Health)
 
 
 @contextmanager
 def _platform(workspace: Workspace) -> Iterator[Platform]:
-    platform = open_local_platform(workspace, workspace_catalog(workspace))
+    platform = open_local_platform(workspace, workspace_catalog(workspace), Access.WRITE)
     try:
         yield platform
     finally:
@@ -64,13 +61,13 @@ def auths_list(workspace: Workspace, fmt: str) -> None:
 
 @auths.command("set-health")
 @click.argument("auth")
-@click.argument("status", type=click.Choice(HEALTH_STATUSES))
+@click.argument("status", type=click.Choice(HEALTH_CHOICES))
 @click.option("--reason", default="", help="Why, e.g. 'token revoked'.")
 @workspace_options
 def auths_set_health(auth: str, status: str, reason: str, workspace: Workspace) -> None:
     """Set the health of AUTH (id or label), as a provider check would."""
     with _platform(workspace) as p:
-        record = p.set_health(p.find_authorization(auth).id, status, reason)
+        record = p.set_health(p.find_authorization(auth).id, Health(status), reason)
     output.stdout().print(f"{record.label}: {record.health}" + (f" ({reason})" if reason else ""), markup=False)
 
 
@@ -89,7 +86,7 @@ def jobs_create(name: str, workflow: str, auth_refs: tuple[str, ...], status: st
     """Start a job bound to authorizations, as someone in the UI would. Prints its id."""
     with _platform(workspace) as p:
         ids = [p.find_authorization(ref).id for ref in auth_refs]
-        job = p.create_job(name=name, workflow=workflow, auth_ids=ids, status=_api_status(status),
+        job = p.create_job(name=name, workflow=workflow, auth_ids=ids, status=JobStatus.parse(status),
                            owner=current_user())
     click.echo(job.id)
 
@@ -101,8 +98,8 @@ def jobs_create(name: str, workflow: str, auth_refs: tuple[str, ...], status: st
 def jobs_set_status(job_id: str, status: str, workspace: Workspace) -> None:
     """Change a job's status (running, paused, sleeping, completed, ...)."""
     with _platform(workspace) as p:
-        job = p.set_job_status(job_id, _api_status(status))
-    output.stdout().print(f"{job.name} ({job.id}): {display_status(job.status)}", markup=False)
+        job = p.set_job_status(job_id, JobStatus.parse(status))
+    output.stdout().print(f"{job.name} ({job.id}): {job.status.display}", markup=False)
 
 
 @jobs.command("list")
@@ -113,12 +110,12 @@ def jobs_list(workspace: Workspace, fmt: str) -> None:
     with _platform(workspace) as p:
         records = sorted(p.snapshot().jobs, key=lambda j: (j.name, j.id))
     if fmt == "json":
-        output.print_json([{"id": j.id, "name": j.name, "workflow": j.workflow, "status": display_status(j.status),
+        output.print_json([{"id": j.id, "name": j.name, "workflow": j.workflow, "status": j.status.display,
                             "auth_ids": list(j.auth_ids)} for j in records])
         return
     console = output.stdout()
     for j in records:
-        console.print(f"{j.id}  {j.name}  {j.workflow}  {display_status(j.status)}  auths={','.join(j.auth_ids)}",
+        console.print(f"{j.id}  {j.name}  {j.workflow}  {j.status.display}  auths={','.join(j.auth_ids)}",
                       markup=False)
 
 
