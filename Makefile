@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint bench clean install
+.PHONY: demo test lint bench clean install catalog
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,11 +30,16 @@ test: install lint
 	url=$$(scripts/postgres.sh start $$pgdir); \
 	AUTHCTL_TEST_PG_URL=$$url $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# After editing providers/*.yaml: refresh the precompiled catalog (a test checks it is current).
+catalog: install
+	$(BIN)/python scripts/compile_catalog.py
+
 bench: install
 	$(BIN)/python benchmarks/validate_scale.py
 	$(BIN)/python benchmarks/snapshot_scale.py
 	$(BIN)/python benchmarks/plan_scale.py
 	$(BIN)/python benchmarks/apply_scale.py
+	$(BIN)/python benchmarks/startup.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -307,13 +307,14 @@ def populate(root: str, secret_env: dict[str, str]) -> dict[str, Any]:
     """Insert every manifest object into the embedded platform and the state store."""
     from sqlalchemy import insert
 
-    from reconciler.backends import open_local_platform
+    from reconciler.backends.local import open_local_platform
+    from reconciler.vocabulary import Access
     from reconciler.catalog import load_catalog
     from reconciler.manifest import load_desired
     from reconciler.manifest.fingerprints import fingerprint_authorization
-    from reconciler.planning import open_state_store
+    from reconciler.state.access import open_state_store
     from reconciler.platform import schema as t
-    from reconciler.state import _managed
+    from reconciler.state.store import _managed
     from reconciler.workspace import load_workspace
 
     started = time.perf_counter()
@@ -323,7 +324,7 @@ def populate(root: str, secret_env: dict[str, str]) -> dict[str, Any]:
     load_seconds = time.perf_counter() - started
 
     rng = random.Random(len(desired.authorizations))
-    platform = open_local_platform(workspace, catalog)  # creates the tables and the key
+    platform = open_local_platform(workspace, catalog, Access.WRITE)  # creates the tables and the key
     sealer = platform._sealer
     base = datetime(2024, 1, 1, tzinfo=UTC)
     auth_rows: list[dict[str, Any]] = []
@@ -360,7 +361,7 @@ def populate(root: str, secret_env: dict[str, str]) -> dict[str, Any]:
         })
         link_rows += [{"job_id": job_id, "auth_id": live_ids[a], "position": p}
                       for p, a in enumerate(dict.fromkeys(d.authorizations))]
-    with platform._engine.begin() as conn:
+    with platform._db.engine.begin() as conn:
         for table, rows in ((t.authorizations, auth_rows), (t.jobs, job_rows), (t.job_auths, link_rows)):
             if rows:
                 conn.execute(insert(table), rows)
@@ -368,7 +369,7 @@ def populate(root: str, secret_env: dict[str, str]) -> dict[str, Any]:
     platform_seconds = time.perf_counter() - started - load_seconds
 
     fp_started = time.perf_counter()
-    state = open_state_store(workspace, create=True)
+    state = open_state_store(workspace, Access.WRITE)
     assert state is not None
     key = state.hmac_key()
     applied_at = datetime.now(UTC).replace(microsecond=0)
@@ -381,7 +382,7 @@ def populate(root: str, secret_env: dict[str, str]) -> dict[str, Any]:
     fingerprint_seconds = time.perf_counter() - fp_started
     managed_rows += [{"kind": "Job", "name": name, "live_id": job_id, "fingerprints": "{}", "applied": "{}",
                       "applied_at": applied_at} for name, job_id in job_ids.items()]
-    with state._engine.begin() as conn:
+    with state._db.engine.begin() as conn:
         conn.execute(insert(_managed), managed_rows)
     state.bump_serial()
     state.close()
@@ -418,8 +419,10 @@ def build(root: Path, n_auths: int, n_jobs: int, n_files: int, seed: int) -> tup
 
 
 # -- measuring ----------------------------------------------------------------------------------------
-def _plan_cmd(root: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "reconciler", "plan", "-w", str(root), "--detailed-exitcode", *extra]
+def _plan_cmd(root: Path, *extra: str, prefix: list[str] | None = None) -> list[str]:
+    """``authctl plan`` as ``prefix`` (default: this interpreter's ``python -m reconciler``) runs it."""
+    prefix = prefix or [sys.executable, "-m", "reconciler"]
+    return [*prefix, "plan", "-w", str(root), "--detailed-exitcode", *extra]
 
 
 def _fail(what: str, run: Run) -> SystemExit:
@@ -436,10 +439,11 @@ def json_plan(root: Path, env: dict[str, str], tmp: Path, gnu: bool) -> tuple[Ru
     return run, data
 
 
-def time_plans(root: Path, env: dict[str, str], tmp: Path, repeat: int, gnu: bool, expect: int) -> list[Run]:
+def time_plans(root: Path, env: dict[str, str], tmp: Path, repeat: int, gnu: bool, expect: int, *,
+               prefix: list[str] | None = None) -> list[Run]:
     runs = []
     for _ in range(max(1, repeat)):
-        run = run_measured(_plan_cmd(root), env, tmp, gnu=gnu)
+        run = run_measured(_plan_cmd(root, prefix=prefix), env, tmp, gnu=gnu)
         if run.code != expect:
             raise _fail(f"authctl plan: expected exit {expect}", run)
         runs.append(run)

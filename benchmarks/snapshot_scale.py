@@ -230,7 +230,7 @@ def load(url: str, key_file: str, n_auths: int, n_jobs: int, n_exps: int, seed: 
         for auth_id in rng.sample(all_auth_ids, min(len(all_auth_ids), rng.randint(1, 3))):
             exp_link_rows.append({"experience_id": exp_id, "auth_id": auth_id})
 
-    with platform._engine.begin() as conn:  # one transaction, executemany per table
+    with platform._db.engine.begin() as conn:  # one transaction, executemany per table
         for table, rows in ((t.authorizations, auth_rows), (t.jobs, job_rows), (t.job_auths, link_rows),
                             (t.experiences, exp_rows), (t.experience_auths, exp_link_rows)):
             if rows:
@@ -319,13 +319,13 @@ def main(argv: list[str] | None = None) -> int:
         platform = open_platform(url, key_file=Path(key_file))
         statements = 0
 
-        @event.listens_for(platform._engine, "before_cursor_execute")
+        @event.listens_for(platform._db.engine, "before_cursor_execute")
         def _count(*_: Any) -> None:
             nonlocal statements
             statements += 1
 
         backend = LocalBackend(platform)
-        platform._engine.dispose()  # run 1 opens a fresh connection: cold-ish
+        platform._db.engine.dispose()  # run 1 opens a fresh connection: cold-ish
         gc.collect()
         runs: list[float] = []
         extra: list[float] = []
@@ -382,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         extra_rss = max(extra) if extra else None
         result = {
             "benchmark": "snapshot_scale",
-            "database": platform._engine.dialect.name,
+            "database": platform._db.engine.dialect.name,
             "authorizations": args.auths,
             "jobs": args.jobs,
             "jobs_in_snapshot": loaded["jobs_not_deleted"],
