@@ -155,6 +155,40 @@ class UnmanagedObject:
 
 
 @dataclass(frozen=True)
+class PlanWarning:
+    """Something a reviewer should know that is not a change.
+
+    Warnings of one ``rule`` about one ``subject`` (e.g. running jobs on one unhealthy
+    authorization) are shown as one line with a count when there are many; ``item`` is
+    the object this one names. ``message`` always reads on its own.
+    """
+
+    message: str
+    rule: str = ""
+    subject: str = ""
+    item: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {"message": self.message, "rule": self.rule, "subject": self.subject, "item": self.item}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | str) -> PlanWarning:
+        if isinstance(data, str):
+            return cls(data)
+        return cls(str(data["message"]), str(data.get("rule", "")), str(data.get("subject", "")),
+                   str(data.get("item", "")))
+
+
+# How a group of warnings of one rule reads: the count and the subject go in; the items follow.
+WARNING_GROUPS = {
+    "job-on-unhealthy-authorization": "{count} running jobs use {subject}",
+    "gone-from-platform": "{count} objects in state are gone from the platform and will be re-created",
+    "token-expired": "{count} authorizations have expired tokens",
+    "token-expiring": "{count} authorizations have tokens expiring within {subject}",
+}
+
+
+@dataclass(frozen=True)
 class PlanContext:
     """Where a plan came from; saved plans are checked against it at apply."""
 
@@ -171,7 +205,7 @@ class Plan:
 
     actions: tuple[Action, ...]  # every change, in apply order (noops excluded)
     noop_count: int
-    warnings: tuple[str, ...]
+    warnings: tuple[PlanWarning, ...]
     unmanaged: tuple[UnmanagedObject, ...]
     context: PlanContext
     extra: dict[str, Any] = field(default_factory=dict)

@@ -6,7 +6,7 @@ Contract (format_version "1"): fields may be added, never removed or renamed::
      "summary": {"create", "update", "replace", "delete", "blocked", "reauthorize", "noop"},
      "actions": [{"address", "action", "blocked", "blocked_by": [{kind, name, id, status, managed}],
                   "changes": [{path, before, after, sensitive}], "warnings": [], ...}],
-     "warnings": [], "unmanaged": [...], "context": {...}}
+     "warnings": [], "warning_details": [{message, rule, subject, item}], "unmanaged": [...], "context": {...}}
 
 No-op objects are counted in the summary, not listed. Output is deterministic: the
 same plan gives byte-identical JSON (no timestamps, sorted keys where order is free).
@@ -28,6 +28,7 @@ from reconciler.plan import (
     Phase,
     Plan,
     PlanContext,
+    PlanWarning,
     Precondition,
     UnmanagedObject,
 )
@@ -67,7 +68,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "summary": plan.summary(),
         "summary_line": plan.summary_line(),
         "actions": [action_to_dict(a) for a in plan.actions],
-        "warnings": list(plan.warnings),
+        "warnings": [w.message for w in plan.warnings],
+        "warning_details": [w.to_json() for w in plan.warnings],
         "unmanaged": [u.to_json() for u in plan.unmanaged],
         "context": {"environment": ctx.environment, "manifest_digest": ctx.manifest_digest,
                     "state_serial": ctx.state_serial, "state_lineage": ctx.state_lineage, "backend": ctx.backend},
@@ -92,7 +94,8 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
                               backend=str(ctx["backend"]))
         actions = tuple(_action_from_dict(a) for a in data["actions"])
         return Plan(actions=actions, noop_count=int(data["summary"].get("noop", 0)),
-                    warnings=tuple(str(w) for w in data.get("warnings", [])),
+                    warnings=tuple(PlanWarning.from_json(w)
+                                   for w in data.get("warning_details", data.get("warnings", []))),
                     unmanaged=tuple(UnmanagedObject.from_json(u) for u in data.get("unmanaged", [])),
                     context=context)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

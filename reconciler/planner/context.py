@@ -10,7 +10,7 @@ from reconciler.catalog import Catalog
 from reconciler.live import LiveAuthorization, LiveJob, Snapshot
 from reconciler.manifest.fingerprints import AuthFingerprints
 from reconciler.manifest.model import DesiredState
-from reconciler.plan import Action, PlanContext
+from reconciler.plan import Action, PlanContext, PlanWarning
 from reconciler.state.records import ManagedIndex, ManagedObject
 from reconciler.vocabulary import JobStatus, ObjectKind
 
@@ -36,7 +36,7 @@ class PlanningContext:
     inp: PlanInput
     auth_actions: dict[str, Action] = field(default_factory=dict)
     job_actions: dict[str, Action] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[PlanWarning] = field(default_factory=list)
     not_compared: list[str] = field(default_factory=list)
 
     @property
@@ -66,8 +66,8 @@ class PlanningContext:
         return obj, live
 
     def _gone(self, obj: ManagedObject) -> None:
-        self.warnings.append(f"{obj.address} was in state (id {obj.live_id}) but is gone from the platform; "
-                             "it will be re-created")
+        self.warnings.append(PlanWarning(f"{obj.address} was in state (id {obj.live_id}) but is gone from the "
+                                         "platform; it will be re-created", "gone-from-platform", item=obj.address))
 
     @cached_property
     def labels(self) -> dict[str, list[LiveAuthorization]]:

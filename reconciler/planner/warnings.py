@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from reconciler.plan import UnmanagedObject
+from reconciler.plan import PlanWarning, UnmanagedObject
 from reconciler.planner.context import PlanningContext
 from reconciler.vocabulary import Health, JobStatus
 
@@ -25,19 +25,22 @@ def health_warnings(ctx: PlanningContext) -> None:
             live = snapshot.authorizations.get(by_name.get(auth_name) or "")
             if live is not None and live.health == Health.UNHEALTHY:
                 why = f": {live.health_reason}" if live.health_reason else ""
-                ctx.warnings.append(f"{job.address} (running) uses Authorization/{auth_name}, "
-                                    f"which is Unhealthy{why}")
+                subject = f"Authorization/{auth_name}, which is Unhealthy{why}"
+                ctx.warnings.append(PlanWarning(f"{job.address} (running) uses {subject}",
+                                                "job-on-unhealthy-authorization", subject, job.address))
     horizon = inp.now + timedelta(days=inp.expiry_warning_days)
     for name, action in sorted(ctx.auth_actions.items()):
         live = snapshot.authorizations.get(action.live_id or "")
         if live is None or live.token_expires_at is None or live.token_expires_at > horizon:
             continue
         when = live.token_expires_at.strftime("%Y-%m-%d %H:%M UTC")
+        address = f"Authorization/{name}"
         if live.token_expires_at <= inp.now:
-            ctx.warnings.append(f"Authorization/{name}: token expired on {when}")
+            ctx.warnings.append(PlanWarning(f"{address}: token expired on {when}", "token-expired", item=address))
         else:
             days = (live.token_expires_at - inp.now).days
-            ctx.warnings.append(f"Authorization/{name}: token expires in {days} days ({when})")
+            ctx.warnings.append(PlanWarning(f"{address}: token expires in {days} days ({when})", "token-expiring",
+                                            f"{inp.expiry_warning_days} days", address))
 
 
 def not_compared_warning(ctx: PlanningContext) -> None:
@@ -50,8 +53,8 @@ def not_compared_warning(ctx: PlanningContext) -> None:
         shown += f"; and {len(unique) - _SHOWN_UNAVAILABLE} more"
     count = len(ctx.not_compared)
     noun = "credential was" if count == 1 else "credentials were"
-    ctx.warnings.append(f"{count} {noun} not compared because the values are not available here "
-                        f"({shown}); a rotation shows up where they are")
+    ctx.warnings.append(PlanWarning(f"{count} {noun} not compared because the values are not available here "
+                                    f"({shown}); a rotation shows up where they are", "not-compared"))
 
 
 def unmanaged_objects(ctx: PlanningContext) -> tuple[UnmanagedObject, ...]:

@@ -11,6 +11,7 @@ from typing import Any
 from reconciler.plan import Plan
 from reconciler.plan_codec import plan_to_dict
 from reconciler.render.plan_text import change_line
+from reconciler.render.plan_warnings import warning_lines
 
 MAX_CHARS = 60_000
 TITLE = "### authctl plan"
@@ -42,7 +43,7 @@ def _action_block(action: dict[str, Any]) -> list[str]:
     return lines
 
 
-def render_markdown(plan: Plan) -> str:
+def render_markdown(plan: Plan, *, all_warnings: bool = False) -> str:
     data = plan_to_dict(plan)
     s = data["summary"]
     out = [TITLE, "", f"**{data['summary_line']}**", "",
@@ -59,7 +60,8 @@ def render_markdown(plan: Plan) -> str:
             out.append(f"- `{_escape(action['address'])}` ({action['action']}) is blocked by {names}")
         out.append("")
     if data["warnings"]:
-        out += ["#### :warning: Warnings", ""] + [f"- {_escape(w)}" for w in data["warnings"]] + [""]
+        lines = warning_lines(data["warning_details"], all_warnings=all_warnings)
+        out += ["#### :warning: Warnings", ""] + [f"- {_escape(w)}" for w in lines] + [""]
     if data["actions"]:
         out += ["#### Changes", ""]
     footer = [f"<sub>{len(data['unmanaged'])} unmanaged objects not changed · environment "

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from reconciler.plan import Plan
 from reconciler.plan_codec import plan_to_dict
+from reconciler.render.plan_warnings import warning_lines
 
 STYLES = {"create": "green", "update": "yellow", "replace": "magenta", "delete": "red", "reauthorize": "cyan"}
 VERBS = {"create": "will be created", "update": "will be updated in place",
@@ -70,7 +71,7 @@ def action_lines(action: dict[str, Any]) -> list[Text]:
     return lines
 
 
-def render_text(plan: Plan) -> RenderableType:
+def render_text(plan: Plan, *, all_warnings: bool = False) -> RenderableType:
     data = plan_to_dict(plan)
     style = "bold red" if plan.has_blocked else "bold"
     parts: list[RenderableType] = [Text(data["summary_line"], style=style)]
@@ -82,7 +83,8 @@ def render_text(plan: Plan) -> RenderableType:
     if data["warnings"]:
         parts.append(Text(""))
         parts.append(Text("Warnings:", style="bold yellow"))
-        parts.extend(Text(f"  - {w}", style="yellow") for w in data["warnings"])
+        parts.extend(Text(f"  - {w}", style="yellow")
+                     for w in warning_lines(data["warning_details"], all_warnings=all_warnings))
     if data["unmanaged"]:
         parts.append(Text(""))
         names = ", ".join(f"{u['kind']} {u['name']}" for u in data["unmanaged"][:UNMANAGED_SHOWN])

@@ -481,7 +481,7 @@ def test_in_state_but_gone_is_recreated_with_a_warning() -> None:
     plan = w.plan()
     action = by_address(plan)["Authorization/fb"]
     assert action.kind is ActionKind.CREATE and "in state but gone from the platform" in action.reasons
-    assert any("Authorization/fb" in x and "auth-gone" in x and "gone from the platform" in x for x in plan.warnings)
+    assert any("Authorization/fb" in x and "auth-gone" in x and "gone from the platform" in x for x in (w.message for w in plan.warnings))
 
 
 def test_unmanaged_objects_are_listed_and_never_acted_on() -> None:
@@ -542,7 +542,7 @@ def test_running_job_on_unhealthy_authorization_warns() -> None:
     w.job("quiet", ["fb"], state="paused")
     plan = w.plan()
     assert plan.actions == ()  # a token credential is not reauthorized by a person
-    assert plan.warnings == ("Job/aud (running) uses Authorization/fb, which is Unhealthy: token revoked",)
+    assert tuple(w.message for w in plan.warnings) == ("Job/aud (running) uses Authorization/fb, which is Unhealthy: token revoked",)
 
 
 @pytest.mark.parametrize(("delta", "days", "expected"), [
@@ -556,7 +556,7 @@ def test_running_job_on_unhealthy_authorization_warns() -> None:
 def test_token_expiry_warnings(delta: timedelta, days: int, expected: str | None) -> None:
     w = World(expiry_warning_days=days)
     w.auth("fb", live_overrides={"token_expires_at": NOW + delta})
-    assert w.plan().warnings == ((expected,) if expected else ())
+    assert tuple(x.message for x in w.plan().warnings) == ((expected,) if expected else ())
 
 
 @pytest.mark.parametrize(("spec", "expect_warning"), [
@@ -585,7 +585,7 @@ def test_missing_secret_is_not_compared_and_not_a_change() -> None:
     del w.environ["FB_TOKEN"]
     plan = w.plan()
     assert plan.actions == ()
-    (warning,) = plan.warnings
+    (warning,) = (w.message for w in plan.warnings)
     assert "not compared" in warning and "FB_TOKEN is not set" in warning
 
 
