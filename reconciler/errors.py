@@ -1,11 +1,12 @@
-"""The authctl exception tree and user-facing diagnostics.
+"""The authctl exception tree, and the sink that collects user-facing diagnostics.
 
-User mistakes are collected as :class:`Diagnostic` values (like Terraform's tfdiags)
-so that a loader can keep going and report every problem at once; only the CLI
-boundary turns them into exit code 1. Exceptions are for conditions that stop a
-command. Messages never contain secret values: every raise site formats names,
-never values. :class:`ExitCode` is the one table of exit codes; an error's code is
-its class's ``exit_code`` (all ``ExitCode.ERROR`` today).
+User mistakes are collected as :class:`Diagnostic` values (reconciler/diagnostics.py,
+re-exported here) in a :class:`DiagnosticSink` so that a loader can keep going and
+report every problem at once; only the CLI boundary turns them into exit code 1.
+Exceptions are for conditions that stop a command. Messages never contain secret
+values: every raise site formats names, never values. :class:`ExitCode` is the one
+table of exit codes; an error's code is its class's ``exit_code`` (all
+``ExitCode.ERROR`` today).
 
 The tree (``tests/unit/test_errors.py`` keeps this drawing true)::
 
@@ -36,7 +37,9 @@ The tree (``tests/unit/test_errors.py`` keeps this drawing true)::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum, IntEnum
+from enum import IntEnum
+
+from reconciler.diagnostics import Diagnostic, Severity, Where  # re-exported: the sink's vocabulary
 
 
 class ExitCode(IntEnum):
@@ -47,38 +50,6 @@ class ExitCode(IntEnum):
     CHANGES = 2  # plan --detailed-exitcode: changes present; apply: a person must log in or reauthorize
     BLOCKED = 3  # the plan holds blocked actions: it cannot converge
     INTERRUPTED = 130  # Ctrl-C
-
-
-class Severity(str, Enum):
-    """How bad a diagnostic is; errors stop the command, warnings are shown."""
-
-    ERROR = "error"
-    WARNING = "warning"
-
-
-@dataclass(frozen=True, order=True)
-class Diagnostic:
-    """One problem found in user input, located as precisely as we can.
-
-    Ordered by (file, line, ...) so a sorted list reads top to bottom like the files.
-    """
-
-    file: str = ""
-    line: int = 0
-    address: str = ""  # "Authorization/fb-ads-prod"
-    field: str = ""  # "spec.config.ads_account_id"
-    message: str = ""
-    severity: Severity = Severity.ERROR
-
-    def format(self) -> str:
-        """``file.yaml:LINE: Kind/name: field: message`` with empty parts left out."""
-        location = f"{self.file}:{self.line}" if self.line else self.file
-        parts = [p for p in (location, self.address, self.field) if p]
-        prefix = ": ".join(parts)
-        text = f"{prefix}: {self.message}" if prefix else self.message
-        if self.severity is Severity.WARNING:
-            text = f"warning: {text}"
-        return text
 
 
 class AuthctlError(Exception):
@@ -111,10 +82,10 @@ class ManifestError(AuthctlError):
     """The manifests are invalid; ``diagnostics`` lists every problem found."""
 
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
-        self.diagnostics = sorted(diagnostics)
-        errors = [d for d in self.diagnostics if d.severity is Severity.ERROR]
-        noun = "error" if len(errors) == 1 else "errors"
-        super().__init__(f"{len(errors)} {noun} in the manifests")
+        self.diagnostics = sorted(diagnostics, key=_sort_key)
+        errors = sum(1 for d in self.diagnostics if d.severity is Severity.ERROR)
+        noun = "error" if errors == 1 else "errors"
+        super().__init__(f"{errors} {noun} in the manifests")
 
 
 class CatalogError(AuthctlError):
@@ -204,19 +175,30 @@ class PermanentBackendError(BackendError):
     """Retries are useless (4xx, refused by a platform rule)."""
 
 
+def _sort_key(diagnostic: Diagnostic) -> tuple[str, int, int]:
+    return diagnostic.sort_key
+
+
 @dataclass
 class DiagnosticSink:
-    """Collects diagnostics while a loader keeps going after errors."""
+    """Collects diagnostics while a loader keeps going after errors.
+
+    ``where`` (instead of ``line``) defers the line lookup until the diagnostic is shown;
+    ``rule``, ``subject`` and ``summary`` let alike diagnostics be shown as one group
+    (see reconciler/diagnostics.py).
+    """
 
     items: list[Diagnostic] = field(default_factory=list)
 
-    def error(self, message: str, *, file: str = "", line: int = 0, address: str = "",
-              field: str = "") -> None:
-        self.items.append(Diagnostic(file, line, address, field, message))
+    def error(self, message: str, *, file: str = "", line: int = 0, address: str = "", field: str = "",
+              rule: str = "", subject: tuple[str, ...] = (), summary: str = "", where: Where | None = None) -> None:
+        self.items.append(Diagnostic(file, line, address, field, message, Severity.ERROR, rule=rule,
+                                     subject=subject, summary=summary, where=where))
 
-    def warning(self, message: str, *, file: str = "", line: int = 0, address: str = "",
-                field: str = "") -> None:
-        self.items.append(Diagnostic(file, line, address, field, message, Severity.WARNING))
+    def warning(self, message: str, *, file: str = "", line: int = 0, address: str = "", field: str = "",
+                rule: str = "", subject: tuple[str, ...] = (), summary: str = "", where: Where | None = None) -> None:
+        self.items.append(Diagnostic(file, line, address, field, message, Severity.WARNING, rule=rule,
+                                     subject=subject, summary=summary, where=where))
 
     @property
     def has_errors(self) -> bool:

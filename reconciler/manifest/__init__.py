@@ -29,6 +29,10 @@ class LoadResult:
     warnings: list[Diagnostic]
 
 
+def _sort_key(diagnostic: Diagnostic) -> tuple[str, int, int]:
+    return diagnostic.sort_key
+
+
 def load_desired(workspace: Workspace, catalog: Catalog) -> LoadResult:
     """Load and validate every manifest of the workspace, or raise ManifestError."""
     paths = workspace.manifest_files()
@@ -45,11 +49,12 @@ def load_desired(workspace: Workspace, catalog: Catalog) -> LoadResult:
         authorizations, jobs = validate_documents(reader, catalog, sink)
     if not sink.has_errors and not authorizations and not jobs:
         sink.error("no Authorization or Job documents found in the manifest files",
-                   file=files[0][1], line=1)
+                   file=files[0][1], line=1, rule="no-documents")
     sink.raise_if_errors()
     desired = DesiredState(
         authorizations=authorizations, jobs=jobs, files=tuple(d for _, d in files),
         digest=reader.digest, environment=workspace.environment,
     )
-    warnings = sorted(d for d in sink.items if d.severity is Severity.WARNING)
+    # Sorted without looking up a line (see reconciler/diagnostics.py).
+    warnings = sorted((d for d in sink.items if d.severity is Severity.WARNING), key=_sort_key)
     return LoadResult(desired, warnings)

@@ -28,7 +28,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from reconciler.errors import Diagnostic, DiagnosticSink
+from reconciler.errors import Diagnostic, DiagnosticSink, Where
 from reconciler.manifest.templating import jinja_environment, render
 from reconciler.yaml_with_lines import NESTED_TOO_DEEPLY, SourceMap, load_documents, nesting_line, yaml_error_line
 
@@ -46,11 +46,15 @@ class RawDocument:
     start_line: int = 0  # 1-based line where the document starts, known without the SourceMap
 
     def line(self, path: Iterable[Any] = ()) -> int:
-        """Line of the field at ``path``; only an error needs a path, and pays for the lookup."""
+        """Line of the field at ``path`` now (composes the file's nodes if a path is given)."""
         path = tuple(path)
         if not path and self.start_line:
             return self.start_line
         return self.source.line(self.index, path) or 1
+
+    def where(self, path: Iterable[Any] = ()) -> Where:
+        """Where the field at ``path`` is, for a diagnostic whose line is looked up only if it is shown."""
+        return Where(self.source, self.index, tuple(path), self.start_line)
 
 
 @dataclass
@@ -151,11 +155,12 @@ def _load_file(path: Path, display: str, environment: jinja2.Environment,
         result.documents = load_documents(rendered)
     except yaml.YAMLError as exc:
         line, problem = yaml_error_line(exc, rendered)
-        sink.error(f"invalid YAML: {problem}", file=display, line=line)
+        sink.error(f"invalid YAML: {problem}", file=display, line=line, rule="invalid-yaml")
     except RecursionError:
-        sink.error(f"invalid YAML: {NESTED_TOO_DEEPLY}", file=display, line=nesting_line(rendered))
+        sink.error(f"invalid YAML: {NESTED_TOO_DEEPLY}", file=display, line=nesting_line(rendered),
+                   rule="invalid-yaml")
     except ValueError as exc:  # e.g. an integer longer than Python's 4300-digit limit
-        sink.error(f"invalid YAML: {exc}", file=display)
+        sink.error(f"invalid YAML: {exc}", file=display, rule="invalid-yaml")
     return result
 
 
@@ -245,17 +250,17 @@ def _read_text(path: Path, display: str, sink: DiagnosticSink) -> str | None:
             sink.error(
                 f"file is {size / 1048576:.1f} MiB; manifest files are limited to "
                 f"{MAX_FILE_BYTES // 1048576} MiB (split it into several files)",
-                file=display, line=1,
+                file=display, line=1, rule="file-too-large",
             )
             return None
         data = path.read_bytes()
     except OSError as exc:
-        sink.error(f"cannot read file: {exc.strerror}", file=display)
+        sink.error(f"cannot read file: {exc.strerror}", file=display, rule="unreadable-file")
         return None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         sink.error(f"not UTF-8 text (invalid byte 0x{data[exc.start]:02x}); save the file as UTF-8",
-                   file=display, line=line)
+                   file=display, line=line, rule="not-utf8")
         return None

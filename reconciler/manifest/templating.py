@@ -23,6 +23,7 @@ from reconciler.errors import DiagnosticSink
 JINJA_MARKERS = ("{{", "{%", "{#")
 _EXPRESSION = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _UNDEFINED_HINT = " (define it under vars or environments.<env>.vars in authctl.yaml)"
+_RULE = "template-error"  # the rule id of every diagnostic here
 
 
 class _NotSimple(Exception):
@@ -77,7 +78,7 @@ def _render_expressions(environment: jinja2.Environment, text: str, display: str
                 value = environment.finalize(value)
             parts.append(str(value))
         except jinja2.UndefinedError as exc:
-            sink.error(f"template error: {exc.message}{_UNDEFINED_HINT}", file=display,
+            sink.error(f"template error: {exc.message}{_UNDEFINED_HINT}", file=display, rule=_RULE,
                        line=text.count("\n", 0, match.start()) + 1)
             return None
         except Exception:  # noqa: BLE001 - a filter failing: full Jinja reports it with its line
@@ -94,26 +95,28 @@ def _render_template(environment: jinja2.Environment, text: str, display: str,
     try:
         template = environment.from_string(text)
     except jinja2.TemplateSyntaxError as exc:
-        sink.error(f"template error: {exc.message}", file=display, line=exc.lineno or 1)
+        sink.error(f"template error: {exc.message}", file=display, rule=_RULE, line=exc.lineno or 1)
         return None
     except RecursionError:
-        sink.error("template error: expression nested too deeply", file=display, line=1)
+        sink.error("template error: expression nested too deeply", file=display, rule=_RULE, line=1)
         return None
     try:
         return template.render(**variables)
     except jinja2.TemplateNotFound as exc:
         sink.error(f'template error: cannot load template "{exc.name}": manifests cannot include, '
-                   "import or extend other templates", file=display, line=_template_line(exc))
+                   "import or extend other templates", file=display, rule=_RULE, line=_template_line(exc))
     except jinja2.sandbox.SecurityError as exc:
-        sink.error(f"template error: not allowed in manifests: {exc}", file=display,
+        sink.error(f"template error: not allowed in manifests: {exc}", file=display, rule=_RULE,
                    line=_template_line(exc))
     except jinja2.UndefinedError as exc:
-        sink.error(f"template error: {exc.message}{_UNDEFINED_HINT}", file=display, line=_template_line(exc))
+        sink.error(f"template error: {exc.message}{_UNDEFINED_HINT}", file=display, rule=_RULE,
+                   line=_template_line(exc))
     except jinja2.TemplateError as exc:
-        sink.error(f"template error: {exc.message or type(exc).__name__}", file=display,
+        sink.error(f"template error: {exc.message or type(exc).__name__}", file=display, rule=_RULE,
                    line=_template_line(exc))
     except Exception as exc:  # a filter raising on bad input, e.g. int("x")
-        sink.error(f"template error: {type(exc).__name__}: {exc}", file=display, line=_template_line(exc))
+        sink.error(f"template error: {type(exc).__name__}: {exc}", file=display, rule=_RULE,
+                   line=_template_line(exc))
     return None
 
 

@@ -5,6 +5,15 @@ types, unknown fields). ``_semantics`` checks what needs the whole set and the
 catalog: unique names and labels, provider/method/field rules, literal secrets, job
 bindings and method/workflow support. Every message names the field and, where a
 near name exists, suggests it. No message ever echoes a credential value.
+
+A big workspace can break one rule in every document (50,000 jobs setting a config
+field their workflow does not define), so a diagnostic costs little here: it carries
+where its field is (``RawDocument.where``) and its line is looked up only if it is
+shown (reconciler/diagnostics.py); did-you-mean suggestions are computed once per
+misspelt name, and the warning for an unknown job config field is formatted once per
+(workflow, field) and shared. Every diagnostic names its ``rule`` (the stable ids
+below); warnings also carry the ``subject`` and ``summary`` that let the CLI show
+many alike ones as one line.
 """
 
 from __future__ import annotations
@@ -41,6 +50,21 @@ _LITERAL_SECRET = ("is a literal secret; never commit secrets to manifests: refe
                    "as {env: VARIABLE} or {file: PATH}")
 
 
+# Rule ids (stable: `--format json` carries them). Shape of one document:
+NOT_A_MAPPING, UNKNOWN_KIND, API_VERSION_RULE = "not-a-mapping", "unknown-kind", "api-version"
+UNKNOWN_FIELD, MISSING_FIELD, INVALID_NAME, INVALID_VALUE = (
+    "unknown-field", "missing-field", "invalid-name", "invalid-value")
+DUPLICATE_NAME, LITERAL_SECRET, SECRET_REFERENCE = "duplicate-name", "literal-secret", "secret-reference"
+# The whole set against the catalog:
+DUPLICATE_LABEL, UNKNOWN_PROVIDER, UNKNOWN_METHOD = "duplicate-label", "unknown-provider", "unknown-method"
+UNKNOWN_CONFIG_FIELD, CONFIG_PATTERN, MISSING_CONFIG_FIELD = (
+    "unknown-config-field", "config-pattern", "missing-config-field")
+OAUTH_CREDENTIALS, UNKNOWN_CREDENTIAL, MISSING_CREDENTIAL = (
+    "oauth-credentials", "unknown-credential", "missing-credential")
+UNKNOWN_WORKFLOW, DUPLICATE_BINDING, UNKNOWN_AUTHORIZATION, UNSUPPORTED_WORKFLOW = (
+    "unknown-workflow", "duplicate-binding", "unknown-authorization", "unsupported-workflow")
+
+
 def _fields_at(kind: str, loc: tuple[Any, ...]) -> list[str]:
     """The field names a model accepts at ``loc``, for did-you-mean on unknown fields."""
     models: dict[tuple[str, ...], type[BaseModel]] = {
@@ -60,24 +84,41 @@ class _Validator:
         self.jobs: dict[str, tuple[DesiredJob, RawDocument]] = {}
         # Credential keys given but invalid (already reported), so "missing" is not said too.
         self.given_credentials: dict[str, set[str]] = {}
+        # did-you-mean per (which choices, word): difflib over 10,000 names is slow, once per name is fine.
+        self._suggestions: dict[tuple[str, str], str] = {}
+        # (workflow, field) -> the texts of its unknown-config-field warning, shared by every job.
+        self._unknown_job_fields: dict[tuple[str, str], tuple[str, str, str, tuple[str, ...], tuple[str, str]]] = {}
+
+    def _suggest(self, word: str, choices_name: str, choices: Iterable[object]) -> str:
+        """``did_you_mean(word, choices)``, computed once per (``choices_name``, ``word``)."""
+        key = (choices_name, word)
+        hint = self._suggestions.get(key)
+        if hint is None:
+            hint = self._suggestions[key] = did_you_mean(word, choices)
+        return hint
+
+    def _error(self, doc: RawDocument, message: str, rule: str, path: tuple[Any, ...] = (), *,
+               address: str = "") -> None:
+        """An error about the field at ``path`` of ``doc``; its line is looked up if it is shown."""
+        self.sink.error(message, file=doc.file, address=address, field=".".join(str(p) for p in path),
+                        rule=rule, where=doc.where(path))
 
     # -- pass 1: each document on its own -------------------------------------------------
     def shape(self, doc: RawDocument) -> None:
         data = doc.data
         if not isinstance(data, dict):
-            self.sink.error(f"expected a mapping with apiVersion, kind, metadata and spec, "
-                            f"got {type(data).__name__}", file=doc.file, line=doc.line())
+            self._error(doc, f"expected a mapping with apiVersion, kind, metadata and spec, "
+                             f"got {type(data).__name__}", NOT_A_MAPPING)
             return
         kind = data.get("kind")
         if kind not in KINDS:
             if isinstance(kind, str):
-                problem = f'unknown kind "{kind}"' + did_you_mean(kind, KINDS)
+                problem = f'unknown kind "{kind}"' + self._suggest(kind, "kinds", KINDS)
             elif "kind" in data:
                 problem = f"must be a string, got {_type_name(kind)}"
             else:
                 problem = "required field is missing"
-            self.sink.error(f"{problem} (kinds: {', '.join(KINDS)})",
-                            file=doc.file, line=doc.line(["kind"]), field="kind")
+            self._error(doc, f"{problem} (kinds: {', '.join(KINDS)})", UNKNOWN_KIND, ("kind",))
             return
         name = _name_of(data)
         address = f"{kind}/{name}" if name else kind
@@ -89,9 +130,8 @@ class _Validator:
                 problem = f"must be a string, got {_type_name(got)}"
             else:
                 problem = "required field is missing"
-            self.sink.error(f'{problem}; expected "{API_VERSION}"',
-                            file=doc.file, line=doc.line(["apiVersion"]), address=address,
-                            field="apiVersion")
+            self._error(doc, f'{problem}; expected "{API_VERSION}"', API_VERSION_RULE, ("apiVersion",),
+                        address=address)
             return
         try:
             model = DOCUMENT_MODELS[kind].model_validate(data)
@@ -123,9 +163,8 @@ class _Validator:
         first = table.get(obj.name)
         if first is not None:
             f = first[0].source
-            self.sink.error(f"duplicate name: {obj.address} is already defined at {f.file}:{f.line}",
-                            file=doc.file, line=doc.line(["metadata", "name"]), address=obj.address,
-                            field="metadata.name")
+            self._error(doc, f"duplicate name: {obj.address} is already defined at {f.file}:{f.line}",
+                        DUPLICATE_NAME, ("metadata", "name"), address=obj.address)
             return False
         table[obj.name] = (obj, doc)
         return True
@@ -134,28 +173,28 @@ class _Validator:
                            address: str) -> None:
         for err in exc.errors(include_input=False, include_url=False):
             loc = tuple(err["loc"])
-            dotted = ".".join(str(p) for p in loc)
             kind_of_error = err["type"]
             if kind_of_error == "extra_forbidden":
-                message = f'unknown field "{loc[-1]}"' + did_you_mean(str(loc[-1]), _fields_at(kind, loc[:-1]))
+                rule = UNKNOWN_FIELD
+                message = f'unknown field "{loc[-1]}"' + self._suggest(
+                    str(loc[-1]), f"{kind}:{'.'.join(map(str, loc[:-1]))}", _fields_at(kind, loc[:-1]))
             elif kind_of_error == "missing":
-                message = "required field is missing"
+                rule, message = MISSING_FIELD, "required field is missing"
             elif loc == ("metadata", "name") and kind_of_error in ("string_pattern_mismatch", "string_too_long"):
-                message = _NAME_RULE
+                rule, message = INVALID_NAME, _NAME_RULE
             else:
-                message = err["msg"]
-            self.sink.error(message, file=doc.file, line=doc.line(loc), address=address, field=dotted)
+                rule, message = INVALID_VALUE, err["msg"]
+            self._error(doc, message, rule, loc, address=address)
 
     def _credentials(self, raw: dict[str, Any], doc: RawDocument, address: str) -> dict[str, SecretRef]:
         """Turn ``{env: X}``/``{file: P}`` into SecretRefs; literal values are errors."""
         refs: dict[str, SecretRef] = {}
         for key, value in raw.items():
-            def error(message: str, key: str = key) -> None:  # the line is looked up only here
-                self.sink.error(message, file=doc.file, line=doc.line(["spec", "credentials", key]),
-                                address=address, field=f"spec.credentials.{key}")
+            def error(message: str, rule: str = SECRET_REFERENCE, key: str = key) -> None:
+                self._error(doc, message, rule, ("spec", "credentials", key), address=address)
 
             if not isinstance(value, dict):
-                error(f"{key} {_LITERAL_SECRET}")
+                error(f"{key} {_LITERAL_SECRET}", LITERAL_SECRET)
                 continue
             if len(value) != 1 or next(iter(value)) not in ("env", "file"):
                 error("a secret reference has exactly one key, env or file: "
@@ -179,10 +218,9 @@ class _Validator:
             key = auth.label.casefold()
             if key in labels:
                 other = labels[key]
-                self.sink.error(f'label "{auth.label}" is already used by {other.address} '
-                                f"({other.source.file}:{other.source.line}); labels must be unique",
-                                file=doc.file, line=doc.line(["spec", "label"]), address=auth.address,
-                                field="spec.label")
+                self._error(doc, f'label "{auth.label}" is already used by {other.address} '
+                                 f"({other.source.file}:{other.source.line}); labels must be unique",
+                            DUPLICATE_LABEL, ("spec", "label"), address=auth.address)
             else:
                 labels[key] = auth
             self._check_authorization(auth, doc)
@@ -190,74 +228,79 @@ class _Validator:
             self._check_job(job, doc)
 
     def _check_authorization(self, auth: DesiredAuthorization, doc: RawDocument) -> None:
-        def error(message: str, path: list[Any]) -> None:
-            self.sink.error(message, file=doc.file, line=doc.line(path), address=auth.address,
-                            field=".".join(str(p) for p in path))
+        def error(message: str, rule: str, *path: Any) -> None:
+            self._error(doc, message, rule, path, address=auth.address)
 
         provider = self.catalog.provider(auth.provider)
         if provider is None:
-            error(f'unknown provider "{auth.provider}"' + did_you_mean(auth.provider, self.catalog.providers)
-                  + " (see `authctl providers`)", ["spec", "provider"])
+            error(f'unknown provider "{auth.provider}"'
+                  + self._suggest(auth.provider, "providers", self.catalog.providers)
+                  + " (see `authctl providers`)", UNKNOWN_PROVIDER, "spec", "provider")
             return
         method = provider.methods.get(auth.method)
         if method is None:
             error(f'unknown method "{auth.method}" for {provider.name}'
-                  + did_you_mean(auth.method, provider.methods)
-                  + f" (methods: {', '.join(provider.methods)})", ["spec", "method"])
+                  + self._suggest(auth.method, f"methods:{provider.name}", provider.methods)
+                  + f" (methods: {', '.join(provider.methods)})", UNKNOWN_METHOD, "spec", "method")
             return
+        provider_method = f"{provider.name}/{method.name}"
         for key, value in auth.config.items():
-            path = ["spec", "config", key]
             if key in method.secret_fields:
-                error(f"{key} {_LITERAL_SECRET} under spec.credentials", path)
+                error(f"{key} {_LITERAL_SECRET} under spec.credentials", LITERAL_SECRET, "spec", "config", key)
             elif key not in method.config_fields:
-                error(f'unknown config field "{key}" for {provider.name}/{method.name}'
-                      + did_you_mean(key, method.config_fields) + _known(method.config_fields), path)
+                error(f'unknown config field "{key}" for {provider_method}'
+                      + self._suggest(key, f"config:{provider_method}", method.config_fields)
+                      + _known(method.config_fields),
+                      UNKNOWN_CONFIG_FIELD, "spec", "config", key)
             else:
                 problem = _check_value(method.config_fields[key], value)
                 if problem:
-                    error(problem, path)
+                    error(problem, CONFIG_PATTERN, "spec", "config", key)
         for spec in method.config_fields.values():
             if spec.required and spec.name not in auth.config:
-                error(f'required config field "{spec.name}" ({spec.title}) is missing', ["spec", "config"])
+                error(f'required config field "{spec.name}" ({spec.title}) is missing', MISSING_CONFIG_FIELD,
+                      "spec", "config")
         if method.is_oauth:
             if auth.credentials:
-                error(f"{provider.name}/{method.name} is an OAuth connection: its tokens come from "
+                error(f"{provider_method} is an OAuth connection: its tokens come from "
                       f"`authctl login {auth.name}`, not from manifests; remove spec.credentials",
-                      ["spec", "credentials"])
+                      OAUTH_CREDENTIALS, "spec", "credentials")
             return
         for key in auth.credentials:
             if key not in method.secret_fields:
                 extra = (f"; {key} is not secret, put it under spec.config" if key in method.config_fields
-                         else did_you_mean(key, method.secret_fields))
-                error(f'unknown credential "{key}" for {provider.name}/{method.name}{extra}'
-                      + _known(method.secret_fields), ["spec", "credentials", key])
+                         else self._suggest(key, f"credentials:{provider_method}", method.secret_fields))
+                error(f'unknown credential "{key}" for {provider_method}{extra}' + _known(method.secret_fields),
+                      UNKNOWN_CREDENTIAL, "spec", "credentials", key)
         given = self.given_credentials.get(auth.name, set())
         for spec in method.secret_fields.values():
             if spec.required and spec.name not in given and spec.name not in auth.config:
                 error(f'required credential "{spec.name}" ({spec.title}) is missing: add '
                       f"spec.credentials.{spec.name}: {{env: VARIABLE}} or {{file: PATH}}",
-                      ["spec", "credentials"])
+                      MISSING_CREDENTIAL, "spec", "credentials")
 
     def _check_job(self, job: DesiredJob, doc: RawDocument) -> None:
-        def error(message: str, path: list[Any]) -> None:
-            self.sink.error(message, file=doc.file, line=doc.line(path), address=job.address,
-                            field=".".join(str(p) for p in path))
+        address = job.address
+
+        def error(message: str, rule: str, *path: Any) -> None:
+            self._error(doc, message, rule, path, address=address)
 
         supporters = self.catalog.workflows.get(job.workflow)
         if supporters is None:
-            error(f'unknown workflow "{job.workflow}"' + did_you_mean(job.workflow, self.catalog.workflows)
-                  + " (see `authctl providers`)", ["spec", "workflow"])
+            error(f'unknown workflow "{job.workflow}"'
+                  + self._suggest(job.workflow, "workflows", self.catalog.workflows)
+                  + " (see `authctl providers`)", UNKNOWN_WORKFLOW, "spec", "workflow")
         seen: set[str] = set()
         for index, name in enumerate(job.authorizations):
-            path = ["spec", "authorizations", index]
             if name in seen:
-                error(f'authorization "{name}" is listed twice', path)
+                error(f'authorization "{name}" is listed twice', DUPLICATE_BINDING, "spec", "authorizations", index)
                 continue
             seen.add(name)
             entry = self.auths.get(name)
             if entry is None:
-                error(f'unknown authorization "{name}"' + did_you_mean(name, self.auths)
-                      + " (use the manifest name of an Authorization)", path)
+                error(f'unknown authorization "{name}"' + self._suggest(name, "authorizations", self.auths)
+                      + " (use the manifest name of an Authorization)",
+                      UNKNOWN_AUTHORIZATION, "spec", "authorizations", index)
                 continue
             auth = entry[0]
             method = self.catalog.method(auth.provider, auth.method)
@@ -265,26 +308,45 @@ class _Validator:
                 continue
             working = ", ".join(f"{p.name}/{m.name}" for p, m in supporters)
             error(f'workflow "{job.workflow}" does not work with {auth.provider}/{auth.method} '
-                  f'(authorization "{name}"); it works with: {working}', path)
+                  f'(authorization "{name}"); it works with: {working}',
+                  UNSUPPORTED_WORKFLOW, "spec", "authorizations", index)
         workflow = self.catalog.workflow_spec(job.workflow)
         if workflow is None:
             return
         declared = {f.name: f for f in workflow.fields}
         for key, value in job.config.items():
-            path = ["spec", "config", key]
             if key not in declared:
                 if declared:
-                    self.sink.warning(f'config field "{key}" is not known for workflow {job.workflow}'
-                                      + did_you_mean(key, declared) + _known(declared),
-                                      file=doc.file, line=doc.line(path), address=job.address,
-                                      field=".".join(path))
+                    self._unknown_job_field(job, doc, key, declared)
                 continue
             problem = _check_value(declared[key], value)
             if problem:
-                error(problem, path)
+                error(problem, CONFIG_PATTERN, "spec", "config", key)
         for spec in declared.values():
             if spec.required and spec.name not in job.config:
-                error(f'required config field "{spec.name}" ({spec.title}) is missing', ["spec", "config"])
+                error(f'required config field "{spec.name}" ({spec.title}) is missing', MISSING_CONFIG_FIELD,
+                      "spec", "config")
+
+    def _unknown_job_field(self, job: DesiredJob, doc: RawDocument, key: str,
+                           declared: dict[str, FieldSpec]) -> None:
+        """Warn that ``job`` sets ``key``, which its workflow does not define (catalogs lag platforms).
+
+        The texts are made once per (workflow, field) and shared: a workspace whose 50,000
+        jobs all set the field pays for one did-you-mean and one message, not 50,000.
+        """
+        texts = self._unknown_job_fields.get((job.workflow, key))
+        if texts is None:
+            hint = did_you_mean(key, declared)
+            texts = self._unknown_job_fields[(job.workflow, key)] = (
+                f'config field "{key}" is not known for workflow {job.workflow}' + hint + _known(declared),
+                f'jobs set config field "{key}", which workflow {job.workflow} does not define' + hint,
+                f"spec.config.{key}",
+                ("spec", "config", key),
+                (job.workflow, key),
+            )
+        message, summary, dotted, path, subject = texts
+        self.sink.warning(message, file=doc.file, address=job.address, field=dotted, rule=UNKNOWN_CONFIG_FIELD,
+                          subject=subject, summary=summary, where=doc.where(path))
 
 
 def _type_name(value: Any) -> str:
