@@ -75,6 +75,7 @@ def run(args: list[str]) -> int:
     """Run the CLI on ``args``; returns the exit code instead of raising SystemExit inside."""
     output.STATE.debug = "--debug" in args
     output.STATE.json_errors = output.argv_wants_json(args)
+    output.STATE.all_warnings = "--all-warnings" in args
     try:
         result = cli.main(args=args, prog_name="authctl", standalone_mode=False)
     except click.exceptions.Abort:

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from reconciler.apply import ApplyOptions, ApplyReport, ResultCode, StepResult, execute, prepare
 from reconciler.backends import current_user
 from reconciler.cli import output
-from reconciler.cli.common import workspace_options
+from reconciler.cli.common import all_warnings_option, workspace_options
 from reconciler.errors import ExitCode, UsageError
 from reconciler.plan_file import read_plan_file
 from reconciler.render.plan_text import render_text
@@ -84,13 +84,14 @@ class ProgressHook:
 
 @click.command()
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@all_warnings_option
 @workspace_options
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (CI).")
 @click.option("--parallelism", type=click.IntRange(1, 64), default=4, show_default=True,
               help="How many changes run at once within a phase.")
 @click.option("--lock-timeout", default="0s", show_default=True, help="Wait this long for the state lock (e.g. 30s).")
 def apply(plan_file: Path | None, workspace: Workspace, auto_approve: bool, parallelism: int,
-          lock_timeout: str) -> int:
+          lock_timeout: str, all_warnings: bool) -> int:
     """Make live state match the manifests (or apply a saved plan exactly as reviewed).
 
     Never deletes an authorization that an active job or an imported experience uses:
@@ -111,8 +112,9 @@ def apply(plan_file: Path | None, workspace: Workspace, auto_approve: bool, para
             for note in prepared.recovered:
                 console.print(f"Recovered from an interrupted apply: {note}", style="yellow", markup=False)
             plan = prepared.plan
-            if saved is None:
-                output.print_lines(console, render_text(plan))
+            if saved is None:  # (a saved plan was reviewed with its warnings)
+                output.print_diagnostics(output.stderr(), session.loaded.warnings, all_warnings=all_warnings)
+                output.print_lines(console, render_text(plan, all_warnings=all_warnings))
             if not plan.has_changes:
                 prepared.release()
                 if saved is None:

@@ -1,4 +1,4 @@
-"""Options and loaders shared by commands: workspace, environment, catalog, manifests."""
+"""Options and loaders shared by commands: workspace, environment, output format, warnings, catalog."""
 
 from __future__ import annotations
 
@@ -50,6 +50,19 @@ def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def all_warnings_option(func: F) -> F:
+    """Add ``--all-warnings``: list each manifest (and plan) warning instead of grouping alike ones."""
+
+    @click.option("--all-warnings", is_flag=True,
+                  help="List every warning on its own line (alike warnings are otherwise one line with a count).")
+    @functools.wraps(func)
+    def wrapper(*args: Any, all_warnings: bool, **kwargs: Any) -> Any:
+        output.STATE.all_warnings = all_warnings  # also for the warnings shown beside manifest errors
+        return func(*args, all_warnings=all_warnings, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def workspace_catalog(workspace: Workspace) -> Catalog:

@@ -10,7 +10,8 @@ import click
 from reconciler.catalog import load_catalog
 from reconciler.suggestions import did_you_mean
 from reconciler.cli import output
-from reconciler.cli.common import F, format_option, workspace_catalog, workspace_options
+from reconciler.cli.common import F, all_warnings_option, format_option, workspace_catalog, workspace_options
+from reconciler.diagnostic_report import diagnostics_json
 from reconciler.errors import UsageError
 from reconciler.manifest import load_desired
 from reconciler.manifest.schema import manifest_schema
@@ -24,13 +25,16 @@ def _debug_option(func: F) -> F:
 
 
 @click.command()
+@all_warnings_option
 @workspace_options
 @format_option("text", "json")
-def validate(workspace: Workspace, fmt: str) -> None:
+def validate(workspace: Workspace, fmt: str, all_warnings: bool) -> None:
     """Check every manifest: syntax, types, catalog rules, references and bindings.
 
-    Reports all problems at once, each as FILE:LINE: Kind/name: field: message.
-    Needs no secrets and no access to any platform.
+    Reports all problems at once, each as FILE:LINE: Kind/name: field: message; warnings
+    of one kind about one subject are one line with a count and the first places
+    (--all-warnings lists each), and after 200 errors only their number is shown
+    (--format json lists every problem). Needs no secrets and no access to any platform.
     """
     result = load_desired(workspace, workspace_catalog(workspace))
     desired = result.desired
@@ -39,13 +43,10 @@ def validate(workspace: Workspace, fmt: str) -> None:
             "format_version": output.JSON_FORMAT_VERSION, "valid": True,
             "files": len(desired.files), "authorizations": len(desired.authorizations),
             "jobs": len(desired.jobs),
-            "warnings": [{"file": w.file, "line": w.line, "address": w.address, "field": w.field,
-                          "message": w.message} for w in result.warnings],
+            "warnings": diagnostics_json(result.warnings),
         })
         return
-    err = output.stderr()
-    for warning in result.warnings:
-        err.print(warning.format(), style="yellow", markup=False)
+    output.print_diagnostics(output.stderr(), result.warnings, all_warnings=all_warnings)
     env = f" (environment {desired.environment})" if desired.environment else ""
     output.stdout().print(
         f"Valid: {len(desired.authorizations)} authorizations and {len(desired.jobs)} jobs "

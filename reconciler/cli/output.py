@@ -2,7 +2,9 @@
 
 Every failure path, argument parsing included, goes through :func:`report_error`, so
 ``--format json`` gets JSON even for early errors and nobody sees a traceback unless
-they asked for one with ``--debug``.
+they asked for one with ``--debug``. Manifest diagnostics are printed by
+:func:`print_diagnostics`: alike warnings grouped on one line unless ``--all-warnings``,
+errors capped (reconciler/diagnostic_report.py); JSON lists every one.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import traceback
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from reconciler.errors import AuthctlError, ExitCode, ManifestError, Severity
+from reconciler.diagnostic_report import diagnostics_json, report_lines
+from reconciler.errors import AuthctlError, Diagnostic, ExitCode, ManifestError, Severity
 
 if TYPE_CHECKING:  # rich is imported on first output, not at start-up (see benchmarks/startup.py)
+    from collections.abc import Iterable
+
     from rich.console import Console, RenderableType
 
 JSON_FORMAT_VERSION = "1"
@@ -26,6 +31,7 @@ JSON_FORMAT_VERSION = "1"
 class CliState:
     debug: bool = False
     json_errors: bool = False
+    all_warnings: bool = False  # --all-warnings: list each manifest warning, also with errors
 
 
 STATE = CliState()
@@ -54,9 +60,12 @@ def stderr() -> Console:
     return Console(stderr=True, highlight=False, no_color=_no_color(), soft_wrap=True)
 
 
-def _fits_plain(line: str, width: int) -> bool:
-    """True when rich would print ``line`` unchanged: ASCII (one cell a character), no tab, no wrap."""
-    return line.isascii() and "\t" not in line and len(line) <= width
+def _fits_plain(line: str, width: int | None) -> bool:
+    """True when rich would print ``line`` unchanged: ASCII (one cell a character), no tab, no wrap.
+
+    ``width`` None: the console does not wrap (``soft_wrap``), any length prints unchanged.
+    """
+    return line.isascii() and "\t" not in line and (width is None or len(line) <= width)
 
 
 def print_lines(console: Console, renderable: RenderableType | str, style: str = "") -> None:
@@ -77,7 +86,7 @@ def print_lines(console: Console, renderable: RenderableType | str, style: str =
     if not plain or not all(isinstance(item, str | Text) for item in items):
         console.print(renderable, style=style, markup=False)
         return
-    width = console.width  # (a property that looks at the environment each time)
+    width = None if console.soft_wrap else console.width  # (a property that looks at the environment each time)
     pending: list[str] = []
     for item in items:
         line = item.plain if isinstance(item, Text) else item
@@ -92,6 +101,24 @@ def print_lines(console: Console, renderable: RenderableType | str, style: str =
     if pending:
         console.file.write("".join(pending))
     console.file.flush()
+
+
+def print_diagnostics(console: Console, diagnostics: Iterable[Diagnostic], *, all_warnings: bool = False) -> None:
+    """Manifest warnings (yellow) and errors (red) as ``report_lines`` words them: grouped and capped."""
+    from rich.console import Group
+    from rich.text import Text
+
+    run: list[Text] = []
+    style = ""
+    for line in report_lines(diagnostics, all_warnings=all_warnings):
+        line_style = "yellow" if line.severity is Severity.WARNING else "red"
+        if run and line_style != style:
+            print_lines(console, Group(*run), style=style)
+            run = []
+        style = line_style
+        run.append(Text(line.text))
+    if run:
+        print_lines(console, Group(*run), style=style)
 
 
 def print_json(data: Any) -> None:
@@ -109,13 +136,7 @@ def argv_wants_json(argv: list[str]) -> bool:
 
 
 def error_payload(exc: BaseException) -> dict[str, Any]:
-    diagnostics = []
-    if isinstance(exc, ManifestError):
-        diagnostics = [
-            {"severity": d.severity.value, "file": d.file, "line": d.line, "address": d.address,
-             "field": d.field, "message": d.message}
-            for d in exc.diagnostics
-        ]
+    diagnostics = diagnostics_json(exc.diagnostics) if isinstance(exc, ManifestError) else []
     message = exc.message if isinstance(exc, AuthctlError) else f"internal error: {type(exc).__name__}"
     payload: dict[str, Any] = {"format_version": JSON_FORMAT_VERSION,
                                "error": {"type": type(exc).__name__, "message": message}}
@@ -136,9 +157,7 @@ def report_error(exc: BaseException) -> int:
         return code
     console = stderr()
     if isinstance(exc, ManifestError):
-        for diagnostic in exc.diagnostics:
-            style = "yellow" if diagnostic.severity is Severity.WARNING else "red"
-            console.print(diagnostic.format(), style=style, markup=False)
+        print_diagnostics(console, exc.diagnostics, all_warnings=STATE.all_warnings)
         console.print(f"Error: {exc.message}", style="bold red", markup=False)
     elif isinstance(exc, AuthctlError):
         console.print(f"Error: {exc.message}", style="bold red", markup=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli import output
-from reconciler.cli.common import format_option, workspace_options
+from reconciler.cli.common import all_warnings_option, format_option, workspace_options
 from reconciler.errors import ExitCode
 from reconciler.session import open_session
 from reconciler.vocabulary import Access
@@ -15,6 +15,7 @@ from reconciler.workspace import Workspace
 
 
 @click.command()
+@all_warnings_option
 @workspace_options
 @format_option("text", "markdown", "json")
 @click.option("-o", "--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -23,7 +24,7 @@ from reconciler.workspace import Workspace
 @click.option("--expiry-warning-days", type=click.IntRange(min=0), default=None,
               help="Warn about tokens expiring within this many days (default: policy, 14).")
 def plan(workspace: Workspace, fmt: str, out: Path | None, detailed_exitcode: bool,
-         expiry_warning_days: int | None) -> int:
+         expiry_warning_days: int | None, all_warnings: bool) -> int:
     """Show what apply would change, and what it must not (BLOCKED deletes).
 
     Needs no secrets: credentials that are not available are shown as not compared.
@@ -36,8 +37,7 @@ def plan(workspace: Workspace, fmt: str, out: Path | None, detailed_exitcode: bo
         result = session.plan()
     finally:
         session.close()
-    for warning in session.loaded.warnings:
-        output.stderr().print(warning.format(), style="yellow", markup=False)
+    output.print_diagnostics(output.stderr(), session.loaded.warnings, all_warnings=all_warnings)
     # Each renderer is imported only when chosen: rich alone costs a CI run ~50 ms at start.
     if fmt == "json":
         from reconciler.render.plan_json import render_json
@@ -46,11 +46,11 @@ def plan(workspace: Workspace, fmt: str, out: Path | None, detailed_exitcode: bo
     elif fmt == "markdown":
         from reconciler.render.plan_markdown import render_markdown
 
-        click.echo(render_markdown(result), nl=False)
+        click.echo(render_markdown(result, all_warnings=all_warnings), nl=False)
     else:
         from reconciler.render.plan_text import render_text
 
-        output.print_lines(output.stdout(), render_text(result))
+        output.print_lines(output.stdout(), render_text(result, all_warnings=all_warnings))
     if out is not None:
         from reconciler.plan_file import write_plan_file
 

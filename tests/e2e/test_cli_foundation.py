@@ -141,7 +141,8 @@ def test_valid_workspace_text_and_warning_for_unknown_job_config(make_workspace,
     assert as_json.returncode == 0
     data = json.loads(as_json.stdout)
     assert data["warnings"] == [{"file": "jobs/job.yml", "line": 8, "address": "Job/fb-audiences",
-                                 "field": "spec.config.audience", "message": data["warnings"][0]["message"]}]
+                                 "field": "spec.config.audience", "message": data["warnings"][0]["message"],
+                                 "severity": "warning", "rule": "unknown-config-field"}]
 
 
 # -- JSON errors ------------------------------------------------------------------------------
