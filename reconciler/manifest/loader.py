@@ -63,8 +63,9 @@ class LoadedFiles:
     digest: str
 
 
-# A second process pays off from a few MiB of manifests on (fork + pickling cost ~50 ms).
-PARALLEL_MIN_BYTES = 4 * 1024 * 1024
+# A second process pays off from about half a MiB of manifests on (fork + pickling cost ~50 ms):
+# a plan over 2,000 authorizations (0.8 MB) went from 1.47 s to 1.20 s (median, 2 cores).
+PARALLEL_MIN_BYTES = 512 * 1024
 # Share of the bytes this process keeps: it also validates documents while the child works.
 _PARENT_SHARE = 0.5
 
