@@ -1,4 +1,4 @@
-"""The state store: the reconciler's memory (``store``) and the plain records it returns (``records``).
+"""The state store: its memory (``store``), plain records (``records``), and how commands open it (``access``, ``sqlite_reader``).
 
 Kept import-free so that pure code (the planner, the views) can import ``records``
 without loading SQLAlchemy.
