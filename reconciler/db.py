@@ -72,6 +72,43 @@ class Database:
         self.engine.dispose()
 
 
+class SqliteReadConnection:
+    """A stdlib connection to an existing SQLite file, for reads that must not pay for SQLAlchemy.
+
+    The read paths every `plan` takes (the state store's managed objects, the platform's
+    snapshot) use it; ``on_failure(text)`` turns a driver error into the store's own error.
+    The file is never created (``mode=rw``), and each :meth:`read` is one transaction: a
+    consistent view, without the write lock under WAL.
+    """
+
+    def __init__(self, path: Path, on_failure: Callable[[str], Exception]) -> None:
+        import sqlite3
+
+        self._on_failure = on_failure
+        self._errors = sqlite3.Error
+        try:
+            # isolation_level=None: we say BEGIN ourselves; the URI keeps odd characters in paths literal.
+            self._conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, isolation_level=None,
+                                         timeout=30, check_same_thread=False)
+            self._conn.execute("PRAGMA busy_timeout=30000")
+        except sqlite3.Error as exc:
+            raise on_failure(str(exc)) from None
+
+    def read(self, work: Callable[[Any], Any]) -> Any:
+        """``work(connection)`` in one read transaction."""
+        try:
+            self._conn.execute("BEGIN")
+            try:
+                return work(self._conn)
+            finally:
+                self._conn.execute("COMMIT")
+        except self._errors as exc:
+            raise self._on_failure(str(exc)) from None
+
+    def close(self) -> None:
+        self._conn.close()
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file behind a sqlite URL, or None for other databases and in-memory SQLite."""
     scheme, sep, rest = url.partition("://")

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.clock import as_utc_or_none, utc_from_sqlite_text
+from reconciler.db import SqliteReadConnection
 from reconciler.errors import DatabaseError, PlatformError
 from reconciler.paused_gc import paused_gc
 from reconciler.platform.records import (
@@ -146,18 +147,17 @@ class SqliteSnapshotReader:
     and the caller opens the full platform, which creates, upgrades or refuses as usual.
     """
 
-    def __init__(self, conn: sqlite3.Connection, where: str, open_full: Callable[[], Any]) -> None:
+    def __init__(self, conn: SqliteReadConnection, open_full: Callable[[], Any]) -> None:
         self._conn = conn
-        self._where = where
         self._open_full = open_full
         self._full: Any = None
 
     @classmethod
     def open(cls, path: Path, where: str, verify_key: Callable[[str], None],
              open_full: Callable[[], Any]) -> SqliteSnapshotReader | None:
-        conn = _connect(path, where)
+        conn = SqliteReadConnection(path, lambda text: DatabaseError(describe_failure(text, where)))
         try:
-            rows = dict(_read(conn, where, lambda c: c.execute("SELECT key, value FROM platform_meta").fetchall()))
+            rows = dict(conn.read(lambda c: c.execute("SELECT key, value FROM platform_meta").fetchall()))
         except DatabaseError:
             conn.close()
             return None  # no platform tables yet (or not readable this way): the full open decides
@@ -169,14 +169,11 @@ class SqliteSnapshotReader:
         except BaseException:
             conn.close()
             raise
-        return cls(conn, where, open_full)
+        return cls(conn, open_full)
 
     def snapshot(self, *, include_deleted: bool = False) -> PlatformSnapshot:
-        def query(conn: sqlite3.Connection) -> PlatformSnapshot:
-            return read_snapshot(lambda sql: _batched(conn.execute(sql)), utc_from_sqlite_text,
-                                 include_deleted=include_deleted)
-
-        return _read(self._conn, self._where, query)
+        return self._conn.read(lambda c: read_snapshot(lambda sql: _batched(c.execute(sql)), utc_from_sqlite_text,
+                                                       include_deleted=include_deleted))
 
     def __getattr__(self, name: str) -> Any:
         if self._full is None:
@@ -187,29 +184,6 @@ class SqliteSnapshotReader:
         self._conn.close()
         if self._full is not None:
             self._full.close()
-
-
-def _connect(path: Path, where: str) -> sqlite3.Connection:
-    try:
-        # mode=rw: never create the file; isolation_level=None: we say BEGIN ourselves.
-        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None, timeout=30,
-                               check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout=30000")
-        return conn
-    except sqlite3.Error as exc:
-        raise DatabaseError(describe_failure(str(exc), where)) from None
-
-
-def _read(conn: sqlite3.Connection, where: str, work: Callable[[sqlite3.Connection], Any]) -> Any:
-    """``work`` in one read transaction: a consistent view without the write lock (WAL)."""
-    try:
-        conn.execute("BEGIN")
-        try:
-            return work(conn)
-        finally:
-            conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        raise DatabaseError(describe_failure(str(exc), where)) from None
 
 
 def _batched(cursor: sqlite3.Cursor, size: int = 2_000) -> Iterator[tuple[Any, ...]]:

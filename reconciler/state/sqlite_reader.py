@@ -7,12 +7,10 @@ and the row conversion are the store's own (``records``), so both ways read the 
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from reconciler.clock import utc_from_sqlite_text
+from reconciler.db import SqliteReadConnection
 from reconciler.errors import StateError
 from reconciler.state.records import ManagedIndex, StateMeta, check_state_meta, hmac_key_of, managed_index
 
@@ -23,19 +21,14 @@ _MANAGED_SQL = "SELECT kind, name, live_id, fingerprints, applied, applied_at FR
 class SqliteStateReader:
     """meta(), hmac_key() and managed() of a SQLite state store, as :class:`StateStore` answers them."""
 
-    def __init__(self, conn: sqlite3.Connection, where: str) -> None:
+    def __init__(self, conn: SqliteReadConnection) -> None:
         self._conn = conn
-        self._where = where
 
     @classmethod
     def open(cls, path: Path, where: str, workspace: str | None) -> SqliteStateReader | None:
         """The reader, or None when the file holds no state tables yet (the full store decides then)."""
-        try:
-            conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None, timeout=30)
-            conn.execute("PRAGMA busy_timeout=30000")
-        except sqlite3.Error as exc:
-            raise StateError(f"the state store {where} cannot be read: {exc}") from None
-        reader = cls(conn, where)
+        conn = SqliteReadConnection(path, lambda text: StateError(f"the state store {where} cannot be read: {text}"))
+        reader = cls(conn)
         try:
             rows = reader._meta_rows()
         except StateError:
@@ -51,18 +44,8 @@ class SqliteStateReader:
             raise
         return reader
 
-    def _read(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
-        try:
-            self._conn.execute("BEGIN")
-            try:
-                return work(self._conn)
-            finally:
-                self._conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise StateError(f"the state store {self._where} cannot be read: {exc}") from None
-
     def _meta_rows(self) -> dict[str, str]:
-        return dict(self._read(lambda c: c.execute(_META_SQL).fetchall()))
+        return dict(self._conn.read(lambda c: c.execute(_META_SQL).fetchall()))
 
     def meta(self) -> StateMeta:
         return StateMeta.from_rows(self._meta_rows())
@@ -71,7 +54,7 @@ class SqliteStateReader:
         return hmac_key_of(self._meta_rows())
 
     def managed(self) -> ManagedIndex:
-        return self._read(lambda c: managed_index(c.execute(_MANAGED_SQL).fetchall(), utc_from_sqlite_text))
+        return self._conn.read(lambda c: managed_index(c.execute(_MANAGED_SQL).fetchall(), utc_from_sqlite_text))
 
     def close(self) -> None:
         self._conn.close()
