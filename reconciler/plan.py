@@ -179,12 +179,12 @@ class PlanWarning:
                    str(data.get("item", "")))
 
 
-# How a group of warnings of one rule reads: the count and the subject go in; the items follow.
+# How a group of warnings of one rule reads after its count (the subject goes in; the items follow).
 WARNING_GROUPS = {
-    "job-on-unhealthy-authorization": "{count} running jobs use {subject}",
-    "gone-from-platform": "{count} objects in state are gone from the platform and will be re-created",
-    "token-expired": "{count} authorizations have expired tokens",
-    "token-expiring": "{count} authorizations have tokens expiring within {subject}",
+    "job-on-unhealthy-authorization": "running jobs use {subject}",
+    "gone-from-platform": "objects in state are gone from the platform and will be re-created",
+    "token-expired": "authorizations have expired tokens",
+    "token-expiring": "authorizations have tokens expiring within {subject}",
 }
 
 

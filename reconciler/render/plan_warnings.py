@@ -1,12 +1,14 @@
-"""Plan warnings for people: many warnings of one rule about one subject read as one line with a count."""
+"""Plan warnings for people: many warnings of one rule about one subject read as one line with a count.
+
+The group line is worded by ``diagnostic_report.group_text``, as manifest warnings are.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from reconciler.diagnostic_report import SHOWN_LOCATIONS, group_text
 from reconciler.plan import WARNING_GROUPS
-
-SHOWN_ITEMS = 3
 
 
 def warning_lines(details: list[dict[str, Any]], *, all_warnings: bool = False) -> list[str]:
@@ -26,8 +28,6 @@ def warning_lines(details: list[dict[str, Any]], *, all_warnings: bool = False) 
         if len(members) == 1:
             lines.append(members[0]["message"])
             continue
-        head = WARNING_GROUPS[rule].format(count=f"{len(members):,}", subject=subject)
-        items = ", ".join(m["item"] for m in members[:SHOWN_ITEMS])
-        more = ", ..." if len(members) > SHOWN_ITEMS else ""
-        lines.append(f"{head} ({items}{more}; --all-warnings lists each)")
+        head = WARNING_GROUPS[rule].format(subject=subject)
+        lines.append(group_text(len(members), head, [m["item"] for m in members[:SHOWN_LOCATIONS]]))
     return lines
