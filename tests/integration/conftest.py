@@ -2,6 +2,7 @@
 
 - ``platform_url`` / ``state_url``: SQLite URLs of fresh files under ``tmp_path``.
 - ``platform``: an open guarded :class:`Platform` on ``platform_url`` (closed afterwards).
+- ``p``: the same on SQLite and, parametrized, on PostgreSQL.
 - ``pg_url``: a fresh PostgreSQL database per test (created on the server named by
   ``AUTHCTL_TEST_PG_URL`` and dropped afterwards); tests using it skip when it is unset.
 
@@ -32,6 +33,17 @@ def platform_url(tmp_path: Path) -> str:
 @pytest.fixture
 def state_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'state.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def p(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
+    """An open platform on SQLite and, where ``make test`` started one, on PostgreSQL."""
+    url = f"sqlite:///{tmp_path / 'platform.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    platform = open_platform(url, key_file=tmp_path / "platform.key")
+    try:
+        yield platform
+    finally:
+        platform.close()
 
 
 @pytest.fixture

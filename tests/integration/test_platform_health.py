@@ -7,29 +7,17 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy import update
 
 from reconciler.errors import ConflictError, NotFoundError, PlatformError
-from reconciler.platform import Platform, open_platform
+from reconciler.platform import Platform
 from reconciler.platform import schema as t
 from reconciler.vocabulary import Health
 
 PLUS_TWO = timezone(timedelta(hours=2))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def p(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
-    url = f"sqlite:///{tmp_path / 'platform.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    platform = open_platform(url, key_file=tmp_path / "platform.key")
-    try:
-        yield platform
-    finally:
-        platform.close()
 
 
 def _oauth(p: Platform, label: str = "Google Ads"):  # type: ignore[no-untyped-def]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +18,6 @@ from sqlalchemy import event
 from reconciler.errors import ConflictError
 from reconciler.platform import Platform, open_platform
 from reconciler.vocabulary import JobStatus
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def p(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
-    url = f"sqlite:///{tmp_path / 'platform.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    platform = open_platform(url, key_file=tmp_path / "platform.key")
-    try:
-        yield platform
-    finally:
-        platform.close()
 
 
 def _marker() -> str:
