@@ -5,6 +5,10 @@ Every failure path, argument parsing included, goes through :func:`report_error`
 they asked for one with ``--debug``. Manifest diagnostics are printed by
 :func:`print_diagnostics`: alike warnings grouped on one line unless ``--all-warnings``,
 errors capped (reconciler/diagnostic_report.py); JSON lists every one.
+
+Messages and diagnostics quote platform and manifest text, so they are printed as rich
+``Text`` (never markup) with control characters shown as escapes, and JSON is written
+with such code points as ``\\uXXXX`` (reconciler/render/escape.py).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.diagnostic_report import diagnostics_json, report_lines
 from reconciler.errors import AuthctlError, Diagnostic, ExitCode, ManifestError, Severity
+from reconciler.render.escape import json_text, terminal_text
 
 if TYPE_CHECKING:  # rich is imported on first output, not at start-up (see benchmarks/startup.py)
     from collections.abc import Iterable
@@ -49,15 +54,20 @@ def _width() -> int | None:
 
 
 def stdout() -> Console:
+    """The console for results, with markup and emoji codes off (so is stderr's).
+
+    A string that reaches it unescaped (a table cell, a message) still prints as itself;
+    data should arrive as escaped ``Text`` all the same (render/escape.py).
+    """
     from rich.console import Console
 
-    return Console(highlight=False, no_color=_no_color(), width=_width())
+    return Console(highlight=False, markup=False, emoji=False, no_color=_no_color(), width=_width())
 
 
 def stderr() -> Console:
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, no_color=_no_color(), soft_wrap=True)
+    return Console(stderr=True, highlight=False, markup=False, emoji=False, no_color=_no_color(), soft_wrap=True)
 
 
 def _fits_plain(line: str, width: int | None) -> bool:
@@ -116,13 +126,21 @@ def print_diagnostics(console: Console, diagnostics: Iterable[Diagnostic], *, al
             print_lines(console, Group(*run), style=style)
             run = []
         style = line_style
-        run.append(Text(line.text))
+        run.append(Text(terminal_text(line.text, keep_newlines=True)))
     if run:
         print_lines(console, Group(*run), style=style)
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
+    """``data`` as JSON on stdout: strings exact, control and invisible code points as ``\\uXXXX``."""
+    sys.stdout.write(json_text(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False)) + "\n")
+
+
+def message_text(text: str, style: str = "") -> RenderableType:
+    """One of our messages that may quote data: its own lines kept, control characters escaped, no markup."""
+    from rich.text import Text
+
+    return Text(terminal_text(text, keep_newlines=True), style=style)
 
 
 def argv_wants_json(argv: list[str]) -> bool:
@@ -158,13 +176,17 @@ def report_error(exc: BaseException) -> int:
     console = stderr()
     if isinstance(exc, ManifestError):
         print_diagnostics(console, exc.diagnostics, all_warnings=STATE.all_warnings)
-        console.print(f"Error: {exc.message}", style="bold red", markup=False)
+        console.print(message_text(f"Error: {exc.message}", style="bold red"))
     elif isinstance(exc, AuthctlError):
-        console.print(f"Error: {exc.message}", style="bold red", markup=False)
+        console.print(message_text(f"Error: {exc.message}", style="bold red"))
         if exc.hint:
-            console.print(f"Hint: {exc.hint}", markup=False)
+            console.print(message_text(f"Hint: {exc.hint}"))
+    elif isinstance(exc, OSError) and exc.strerror:
+        # A file error no layer mapped to its own message: still one clean line naming the file.
+        where = f"{exc.filename}: " if exc.filename else ""
+        console.print(message_text(f"Error: {where}{exc.strerror.lower()}", style="bold red"))
     else:
-        console.print(f"Error: internal error: {type(exc).__name__}: {exc}", style="bold red", markup=False)
+        console.print(message_text(f"Error: internal error: {type(exc).__name__}: {exc}", style="bold red"))
         if not STATE.debug:
             console.print("Run again with --debug for the traceback.", markup=False)
     return code

@@ -17,6 +17,7 @@ from reconciler.backends.local import open_local_platform
 from reconciler.cli import output
 from reconciler.cli.common import format_option, workspace_catalog, workspace_options
 from reconciler.platform import Platform
+from reconciler.render.escape import terminal_text
 from reconciler.vocabulary import Access, Health, JobStatus
 from reconciler.workspace import Workspace
 
@@ -31,6 +32,15 @@ def _platform(workspace: Workspace) -> Iterator[Platform]:
         yield platform
     finally:
         platform.close()
+
+
+def _say(*lines: str) -> None:
+    """Print lines that quote platform text: escaped for the terminal, never read as markup or emoji codes."""
+    from rich.console import Group
+    from rich.text import Text
+
+    if lines:
+        output.print_lines(output.stdout(), Group(*(Text(terminal_text(line)) for line in lines)))
 
 
 @click.group()
@@ -54,9 +64,7 @@ def auths_list(workspace: Workspace, fmt: str) -> None:
         output.print_json([{"id": r.id, "label": r.label, "provider": r.provider, "method": r.method,
                             "health": r.health} for r in records])
         return
-    console = output.stdout()
-    for r in records:
-        console.print(f"{r.id}  {r.label}  ({r.provider}/{r.method}, {r.health})", markup=False)
+    _say(*(f"{r.id}  {r.label}  ({r.provider}/{r.method}, {r.health})" for r in records))
 
 
 @auths.command("set-health")
@@ -68,7 +76,7 @@ def auths_set_health(auth: str, status: str, reason: str, workspace: Workspace) 
     """Set the health of AUTH (id or label), as a provider check would."""
     with _platform(workspace) as p:
         record = p.set_health(p.find_authorization(auth).id, Health(status), reason)
-    output.stdout().print(f"{record.label}: {record.health}" + (f" ({reason})" if reason else ""), markup=False)
+    _say(f"{record.label}: {record.health}" + (f" ({reason})" if reason else ""))
 
 
 @platform.group()
@@ -88,7 +96,7 @@ def jobs_create(name: str, workflow: str, auth_refs: tuple[str, ...], status: st
         ids = [p.find_authorization(ref).id for ref in auth_refs]
         job = p.create_job(name=name, workflow=workflow, auth_ids=ids, status=JobStatus.parse(status),
                            owner=current_user())
-    click.echo(job.id)
+    click.echo(terminal_text(job.id))
 
 
 @jobs.command("set-status")
@@ -99,7 +107,7 @@ def jobs_set_status(job_id: str, status: str, workspace: Workspace) -> None:
     """Change a job's status (running, paused, sleeping, completed, ...)."""
     with _platform(workspace) as p:
         job = p.set_job_status(job_id, JobStatus.parse(status))
-    output.stdout().print(f"{job.name} ({job.id}): {job.status.display}", markup=False)
+    _say(f"{job.name} ({job.id}): {job.status.display}")
 
 
 @jobs.command("list")
@@ -113,10 +121,7 @@ def jobs_list(workspace: Workspace, fmt: str) -> None:
         output.print_json([{"id": j.id, "name": j.name, "workflow": j.workflow, "status": j.status.display,
                             "auth_ids": list(j.auth_ids)} for j in records])
         return
-    console = output.stdout()
-    for j in records:
-        console.print(f"{j.id}  {j.name}  {j.workflow}  {j.status.display}  auths={','.join(j.auth_ids)}",
-                      markup=False)
+    _say(*(f"{j.id}  {j.name}  {j.workflow}  {j.status.display}  auths={','.join(j.auth_ids)}" for j in records))
 
 
 @platform.group()
@@ -133,7 +138,7 @@ def experiences_create(name: str, auth_refs: tuple[str, ...], workspace: Workspa
     with _platform(workspace) as p:
         ids = [p.find_authorization(ref).id for ref in auth_refs]
         exp = p.create_experience(name=name, auth_ids=ids)
-    click.echo(exp.id)
+    click.echo(terminal_text(exp.id))
 
 
 COMMANDS = [platform]

@@ -1,12 +1,16 @@
 """Human plan output for terminals and CI logs: summary first, then actions, then warnings.
 
 Renders the JSON form (render/plan_json.py) and computes nothing of its own. The
-summary is repeated at the end of long plans so it is never buried.
+summary is repeated at the end of long plans so it is never buried. Every line is a
+rich ``Text`` made by :func:`line` (never a markup string): labels, names and reasons
+from the platform, the state store or a manifest print as they are, with control and
+invisible characters shown as escapes (render/escape.py).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -14,6 +18,7 @@ from rich.text import Text
 
 from reconciler.plan import Plan
 from reconciler.plan_codec import plan_to_dict
+from reconciler.render.escape import terminal_text
 from reconciler.render.plan_warnings import warning_lines
 
 STYLES = {"create": "green", "update": "yellow", "replace": "magenta", "delete": "red", "reauthorize": "cyan"}
@@ -32,14 +37,20 @@ def show_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def change_line(change: dict[str, Any]) -> str:
+def line(text: str, style: str = "") -> Text:
+    """One line of terminal output whose text may hold data: escaped for the terminal, never markup."""
+    return Text(terminal_text(text), style=style)
+
+
+def change_line(change: dict[str, Any], show: Callable[[Any], str] = show_value) -> str:
+    """``path: before -> after`` for one field change; ``show`` formats each value (markdown shortens them)."""
     path, before, after = change["path"], change["before"], change["after"]
     if before is None:
-        text = f"{path}: {show_value(after)}"
+        text = f"{path}: {show(after)}"
     elif after is None:
-        text = f"{path}: {show_value(before)} -> (removed)"
+        text = f"{path}: {show(before)} -> (removed)"
     else:
-        text = f"{path}: {show_value(before)} -> {show_value(after)}"
+        text = f"{path}: {show(before)} -> {show(after)}"
     if change.get("note"):
         text = f"{path}: (sensitive, {change['note']})" if change["sensitive"] and after is not None and before is None \
             else f"{text} ({change['note']})"
@@ -48,26 +59,26 @@ def change_line(change: dict[str, Any]) -> str:
 
 def action_lines(action: dict[str, Any]) -> list[Text]:
     kind = action["action"]
-    head = Text(f"{action['symbol']} {action['address']} ", style=STYLES.get(kind, ""))
+    head = line(f"{action['symbol']} {action['address']} ", style=STYLES.get(kind, ""))
     verb = "will be replaced" if kind == "replace" and action["address"].startswith("Job/") else VERBS.get(kind, kind)
     head.append(verb, style="")
     if action["blocked"]:
         head.append("  BLOCKED", style="bold red")
     lines = [head]
     for reason in action["reasons"]:
-        lines.append(Text(f"    # {reason}", style="dim"))
+        lines.append(line(f"    # {reason}", style="dim"))
     for change in action["changes"]:
-        lines.append(Text(f"    {change_line(change)}"))
+        lines.append(line(f"    {change_line(change)}"))
     for blocker in action["blocked_by"]:
         who = "managed" if blocker["managed"] else "unmanaged"
-        lines.append(Text(f"    blocked by {blocker['kind']} {blocker['name']} (id {blocker['id']}, "
+        lines.append(line(f"    blocked by {blocker['kind']} {blocker['name']} (id {blocker['id']}, "
                           f"{blocker['status']}, {who})", style="red"))
     if action.get("instruction"):
-        lines.append(Text(f"    -> {action['instruction']}", style="cyan"))
+        lines.append(line(f"    -> {action['instruction']}", style="cyan"))
     for waiting in action["waiting_for"]:
-        lines.append(Text(f"    waits for {waiting} (a person must log in first)", style="cyan"))
+        lines.append(line(f"    waits for {waiting} (a person must log in first)", style="cyan"))
     for warning in action["warnings"]:
-        lines.append(Text(f"    warning: {warning}", style="yellow"))
+        lines.append(line(f"    warning: {warning}", style="yellow"))
     return lines
 
 
@@ -83,14 +94,14 @@ def render_text(plan: Plan, *, all_warnings: bool = False) -> RenderableType:
     if data["warnings"]:
         parts.append(Text(""))
         parts.append(Text("Warnings:", style="bold yellow"))
-        parts.extend(Text(f"  - {w}", style="yellow")
+        parts.extend(line(f"  - {w}", style="yellow")
                      for w in warning_lines(data["warning_details"], all_warnings=all_warnings))
     if data["unmanaged"]:
         parts.append(Text(""))
         names = ", ".join(f"{u['kind']} {u['name']}" for u in data["unmanaged"][:UNMANAGED_SHOWN])
         more = len(data["unmanaged"]) - UNMANAGED_SHOWN
         tail = f" and {more} more" if more > 0 else ""
-        parts.append(Text(f"Unmanaged (not changed): {names}{tail}.", style="dim"))
+        parts.append(line(f"Unmanaged (not changed): {names}{tail}.", style="dim"))
     if plan.has_blocked:
         parts.append(Text(""))
         parts.append(Text("Blocked actions cannot be applied until the jobs or experiences named above stop "
