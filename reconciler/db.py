@@ -2,12 +2,21 @@
 
 Any SQLAlchemy URL works; SQLite files get WAL and IMMEDIATE write transactions.
 :class:`Database` gives both stores the same two transaction shapes (write, read-only)
-and turns a driver's operational failure into the store's own clear error instead of a
-traceback with SQL in it.
+and turns a driver's failure into the store's own clear error instead of a traceback with
+SQL in it (:func:`describe_failure` words every such error the same way for both stores).
+
+SQLite files hold secrets (the state's fingerprint key, the platform's sealed credentials),
+so the folders authctl creates for them are 0700 and the files 0600, created so before
+SQLite writes a byte (SQLite gives its -wal, -shm and -journal files the database's mode);
+an existing folder or file that is more open gets one warning naming the ``chmod`` that fixes it.
 """
 
 from __future__ import annotations
 
+import os
+import shlex
+import stat
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # SQLAlchemy is imported by what uses it: `plan` on SQLite reads without it
     from sqlalchemy import Connection, Engine
-    from sqlalchemy.exc import OperationalError
+
+PRIVATE_DIR_NAME = ".authctl"  # workspace.DATA_DIR: authctl's own folder; warned about when open to others
+SIDE_FILE_SUFFIXES = ("-wal", "-shm", "-journal")
 
 
 READ_ONLY = "authctl_read_only"  # execution option: this transaction only reads
@@ -33,35 +44,51 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
 class Database:
     """An engine plus the transactions a store runs on it.
 
-    ``on_failure`` turns an :class:`OperationalError` (locked, unreadable, gone) into the
-    store's own error; it receives the error and whether the transaction only read.
+    ``on_failure`` turns a driver error (locked, corrupt, read-only, gone) into the store's
+    own error; it receives the error and whether the transaction only read. Integrity
+    errors (a duplicate key) are not failures of the database: they reach the caller as
+    they are, because only the caller knows which rule was broken. An engine that cannot be
+    made (an unknown driver, a folder that cannot be created) goes to ``on_failure`` too.
     """
 
-    def __init__(self, url: str, on_failure: Callable[[OperationalError, bool], Exception]) -> None:
+    def __init__(self, url: str, on_failure: Callable[[Exception, bool], Exception]) -> None:
         self.url = url
-        self.engine = make_engine(url)
         self._on_failure = on_failure
+        try:
+            self.engine = make_engine(url)
+        except (OSError, ImportError, ValueError) as exc:
+            raise on_failure(exc, False) from None
+        except Exception as exc:
+            from sqlalchemy.exc import SQLAlchemyError
+
+            if not isinstance(exc, SQLAlchemyError):
+                raise
+            raise on_failure(exc, False) from None
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction (on SQLite: BEGIN IMMEDIATE, so check-then-write rules hold)."""
-        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.exc import DBAPIError, IntegrityError
 
         try:
             with self.engine.begin() as conn:
                 yield conn
-        except OperationalError as exc:
+        except DBAPIError as exc:
+            if isinstance(exc, IntegrityError):
+                raise
             raise self._on_failure(exc, False) from None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only transaction: consistent, and no write lock on SQLite."""
-        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.exc import DBAPIError, IntegrityError
 
         try:
             with read_transaction(self.engine) as conn:
                 yield conn
-        except OperationalError as exc:
+        except DBAPIError as exc:
+            if isinstance(exc, IntegrityError):
+                raise
             raise self._on_failure(exc, True) from None
 
     @property
@@ -76,23 +103,35 @@ class SqliteReadConnection:
     """A stdlib connection to an existing SQLite file, for reads that must not pay for SQLAlchemy.
 
     The read paths every `plan` takes (the state store's managed objects, the platform's
-    snapshot) use it; ``on_failure(text)`` turns a driver error into the store's own error.
-    The file is never created (``mode=rw``), and each :meth:`read` is one transaction: a
-    consistent view, without the write lock under WAL.
+    snapshot) use it; ``on_failure(error)`` turns a driver or file error into the store's
+    own error (word it with :func:`describe_failure`). The file is never created
+    (``mode=rw``), and each :meth:`read` is one transaction: a consistent view, without the
+    write lock under WAL.
+
+    In a folder this process cannot write, SQLite cannot create the WAL index (-shm) that
+    every read of a WAL database needs; nobody can write the database there either, so it
+    is then read as an immutable file (or plainly read-only while a -wal file is left over):
+    `plan` and `status` work on a read-only checkout, only `apply` needs to write.
     """
 
-    def __init__(self, path: Path, on_failure: Callable[[str], Exception]) -> None:
+    def __init__(self, path: Path, on_failure: Callable[[Exception], Exception]) -> None:
         import sqlite3
 
         self._on_failure = on_failure
         self._errors = sqlite3.Error
+        warn_if_open_to_others(path)
         try:
-            # isolation_level=None: we say BEGIN ourselves; the URI keeps odd characters in paths literal.
-            self._conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, isolation_level=None,
-                                         timeout=30, check_same_thread=False)
-            self._conn.execute("PRAGMA busy_timeout=30000")
-        except sqlite3.Error as exc:
-            raise on_failure(str(exc)) from None
+            uri = path.resolve().as_uri()  # the URI keeps odd characters in paths literal
+            try:
+                self._conn = _sqlite_read_connection(f"{uri}?mode=rw")
+            except sqlite3.OperationalError:
+                if _writable_folder(path):
+                    raise
+                wal = path.with_name(path.name + "-wal")
+                left_over = wal.exists() and wal.stat().st_size > 0
+                self._conn = _sqlite_read_connection(f"{uri}?mode=ro" if left_over else f"{uri}?mode=ro&immutable=1")
+        except (sqlite3.Error, OSError) as exc:
+            raise on_failure(exc) from None
 
     def read(self, work: Callable[[Any], Any]) -> Any:
         """``work(connection)`` in one read transaction."""
@@ -103,10 +142,32 @@ class SqliteReadConnection:
             finally:
                 self._conn.execute("COMMIT")
         except self._errors as exc:
-            raise self._on_failure(str(exc)) from None
+            raise self._on_failure(exc) from None
 
     def close(self) -> None:
         self._conn.close()
+
+
+def _sqlite_read_connection(uri: str) -> Any:
+    """A stdlib connection that has read the schema once (so a folder it cannot use fails here)."""
+    import sqlite3
+
+    # isolation_level=None: we say BEGIN ourselves.
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA schema_version").fetchone()  # the first read: needs the WAL index
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _writable_folder(path: Path) -> bool:
+    try:
+        return os.access(path.parent, os.W_OK | os.X_OK)
+    except OSError:
+        return False
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -134,8 +195,191 @@ def redact_url(url: str) -> str:
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # (a port that is not a number is a ValueError)
         return "(invalid database URL)"
+
+
+def display_name(url: str) -> str:
+    """How messages name a database: a SQLite file by its path, anything else by its URL (password hidden)."""
+    try:
+        path = sqlite_path(url)
+    except Exception:  # noqa: BLE001 - an unparseable URL: say so instead of naming it
+        path = None
+    return str(path) if path is not None else redact_url(url)
+
+
+_CORRUPT = ("malformed", "not a database", "file is encrypted", "disk image", "database corrupt")
+
+
+def describe_failure(what: str, url: str, problem: BaseException, *, read_only: bool = False) -> str:
+    """A database failure as one sentence: ``what`` (e.g. "the state store"), the file or URL, and the cause.
+
+    Never SQL or parameters: only the driver's first line, and for SQLite files the reason
+    found by looking at the file (a directory, a folder it cannot enter or write, ...).
+    """
+    where = display_name(url)
+    path = _sqlite_path_or_none(url)
+    sa = sys.modules.get("sqlalchemy.exc")  # (no SQLAlchemy error without SQLAlchemy loaded)
+    if isinstance(problem, ImportError) or (sa is not None and isinstance(problem, sa.NoSuchModuleError)):
+        return (f"{what} {where} cannot be used: its database driver is not installed ({_first_line(problem)}); "
+                "authctl supports SQLite files and PostgreSQL through psycopg 3 "
+                "(pip install 'authctl[postgres]', URL postgresql+psycopg://USER@HOST/DB)")
+    if isinstance(problem, ValueError) or (sa is not None and isinstance(problem, sa.ArgumentError)):
+        return f"{what} {where} cannot be used: not a valid database URL ({_first_line(problem)})"
+    if isinstance(problem, OSError):
+        reason = (_file_problem(path, writing=not read_only) if path is not None else None) or _os_reason(problem)
+        return f"{what} {where} cannot be used: {reason}"
+    text = _first_line(getattr(problem, "orig", None) or problem)
+    lowered = text.lower()
+    if "locked" in lowered:
+        return f"{what} {where} is locked by another process; try again"
+    if any(marker in lowered for marker in _CORRUPT):
+        return (f"{what} {where} cannot be used: the file is corrupt or not a SQLite database ({text}); "
+                "restore it from a backup")
+    if path is not None and any(m in lowered for m in ("unable to open", "readonly", "read-only", "read only")):
+        reason = _file_problem(path, writing=not read_only or "readonly" in lowered)
+        if reason:
+            return f"{what} {where} cannot be used: {reason}"
+    return f"{what} {where} cannot be {'read' if read_only else 'used'}: {text}"
+
+
+def _sqlite_path_or_none(url: str) -> Path | None:
+    try:
+        return sqlite_path(url)
+    except Exception:  # noqa: BLE001 - an unparseable URL has no file to look at
+        return None
+
+
+def _first_line(problem: object) -> str:
+    lines = str(problem).strip().splitlines()
+    return lines[0] if lines else type(problem).__name__
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        return f"permission denied ({exc.filename})" if exc.filename else "permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "it is a directory, not a database file"
+    return (exc.strerror or str(exc)).lower() + (f" ({exc.filename})" if exc.filename else "")
+
+
+def _file_problem(path: Path, *, writing: bool) -> str | None:
+    """Why a SQLite file cannot be opened, found by looking at it; None when nothing looks wrong."""
+    folder = path.parent
+    try:
+        if not folder.exists():
+            ancestor = next(p for p in folder.parents if p.exists())
+            if not os.access(ancestor, os.W_OK | os.X_OK):
+                return f"its folder {folder} cannot be created: permission denied in {ancestor}"
+            return f"its folder {folder} does not exist"
+        if not os.access(folder, os.X_OK):
+            return f"permission denied: authctl cannot enter the folder {folder}"
+        if path.is_dir():
+            return "it is a directory, not a database file"
+        if path.exists() and not os.access(path, os.R_OK):
+            return "permission denied: authctl cannot read the file"
+        if writing and path.exists() and not os.access(path, os.W_OK):
+            return "the file is read-only; this command needs to write it"
+        if writing and not os.access(folder, os.W_OK):
+            return (f"the folder {folder} is read-only; this command needs to write there "
+                    "(SQLite keeps its -wal and -shm files beside the database)")
+    except OSError as exc:
+        return _os_reason(exc)
+    return None
+
+
+def existing_database_file(path: Path, url: str, *, what: str, setting: str, example: str,
+                           error: Callable[[str], Exception]) -> bool:
+    """Whether the SQLite file behind a setting exists; ``error(message)`` when it cannot be used at all.
+
+    A directory where the file should be names the setting (``setting``, e.g. "state.url",
+    and an ``example`` value); a folder on the way that cannot be entered names the folder
+    (``Path.exists`` raises PermissionError there).
+    """
+    try:
+        exists = path.exists()
+        folder = exists and path.is_dir()
+    except OSError as exc:
+        raise error(describe_failure(what, url, exc, read_only=True)) from None
+    if folder:
+        raise error(f"{setting} in authctl.yaml names a directory ({path}); give a database file, "
+                    f"e.g. {example}")
+    return exists
+
+
+# -- private files -------------------------------------------------------------------------------
+_warned: set[str] = set()
+
+
+def make_private_dirs(folder: Path) -> None:
+    """Create ``folder`` and any missing parent as 0700 (``mkdir -p`` with the mode on every new level)."""
+    missing: list[Path] = []
+    current = folder
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for new in reversed(missing):
+        try:
+            new.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # another process made it first
+        os.chmod(new, 0o700)  # whatever the umask says
+
+
+def create_private_file(path: Path) -> bool:
+    """Create ``path`` empty with mode 0600 unless it exists; True when this call created it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    try:
+        os.fchmod(fd, 0o600)  # whatever the umask says
+    finally:
+        os.close(fd)
+    return True
+
+
+def prepare_private_file(path: Path) -> None:
+    """Before SQLite opens ``path``: its folders (0700) and an empty file (0600) if new, else warnings.
+
+    SQLite gives the -wal, -shm and -journal files it creates the database file's mode,
+    so creating the file 0600 ourselves, before SQLite writes anything to it, keeps every
+    byte of it private. An empty file is a valid new SQLite database.
+    """
+    make_private_dirs(path.parent)
+    if not create_private_file(path):
+        warn_if_open_to_others(path)
+
+
+def warn_if_open_to_others(path: Path) -> None:
+    """Warn once (stderr) about a database, its side files or authctl's folder that others can reach."""
+    candidates = [path, *(path.with_name(path.name + suffix) for suffix in SIDE_FILE_SUFFIXES)]
+    if path.parent.name == PRIVATE_DIR_NAME:
+        candidates.append(path.parent)
+    for candidate in candidates:
+        warn_if_exposed(candidate)
+
+
+def warn_if_exposed(path: Path) -> None:
+    """One warning per process for a file (or folder) whose group or other permission bits are set."""
+    key = str(path)
+    if key in _warned:
+        return
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        folder = path.is_dir()
+    except OSError:
+        return  # missing, or unreadable: opening it reports that
+    if not mode & 0o077:
+        return
+    _warned.add(key)
+    fix = f"chmod {'700' if folder else '600'} {shlex.quote(key)}"
+    what = "folder holds" if folder else "file holds"
+    sys.stderr.write(f"Warning: {key} is open to other users (mode {mode:04o}); this {what} authctl's secrets. "
+                     f"Fix it with: {fix}\n")
+    sys.stderr.flush()
 
 
 def make_engine(url: str) -> Engine:
@@ -149,7 +393,7 @@ def make_engine(url: str) -> Engine:
 
     path = sqlite_path(url)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        prepare_private_file(path)
     options: dict[str, Any] = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {
         "pool_pre_ping": True}
     engine = create_engine(url, **options)
@@ -176,7 +420,9 @@ def make_engine(url: str) -> Engine:
 def _creation_race(exc: Exception) -> bool:
     from sqlalchemy.exc import IntegrityError
 
-    return isinstance(exc, IntegrityError) or "locked" in str(exc)
+    # The driver's words, or the store's (describe_failure): not just "locked", which a folder name may hold.
+    text = str(exc)
+    return isinstance(exc, IntegrityError) or "database is locked" in text or "locked by another process" in text
 
 
 def initialise_with_retry(initialise: Callable[[], None]) -> None:

@@ -12,6 +12,10 @@ No-op objects are counted in the summary, not listed. Output is deterministic: t
 same plan gives byte-identical JSON (no timestamps, sorted keys where order is free).
 A saved plan file (``plan_file_dict``) is the same document plus ``kind`` and every
 action's ``preconditions``, which is all :func:`plan_from_dict` needs to rebuild the Plan.
+:func:`check_plan_document` checks a document's shape first (every field the reader uses,
+and every field apply relies on, with its JSON type), so a damaged or hand-edited file
+is refused naming the first bad field (``actions[0].address: expected a string, got an
+integer``) instead of being half-read.
 """
 
 from __future__ import annotations
@@ -86,7 +90,8 @@ def plan_file_dict(plan: Plan) -> dict[str, Any]:
 
 
 def plan_from_dict(data: dict[str, Any]) -> Plan:
-    """The inverse of :func:`plan_file_dict`; raises PlanFileError naming what is wrong."""
+    """The inverse of :func:`plan_file_dict`; raises PlanFileError naming what is wrong (``path: problem``)."""
+    check_plan_document(data)
     try:
         ctx = data["context"]
         context = PlanContext(environment=ctx.get("environment"), manifest_digest=str(ctx["manifest_digest"]),
@@ -123,3 +128,120 @@ def _decode_problem(exc: Exception) -> str:
     if isinstance(exc, KeyError):
         return f"missing field {exc.args[0]!r}"
     return f"a field has the wrong shape ({type(exc).__name__}: {exc})"
+
+
+# -- the shape of a saved plan ---------------------------------------------------------------------
+# A field spec is (JSON type, required); a type is "string", "integer", "boolean", "object",
+# "list", "any", several joined by "|" ("string|null"), a nested spec (an object with these
+# fields) or ("list", item type or spec). Fields a later authctl adds are allowed, never required.
+_Spec = dict[str, tuple[Any, bool]]
+
+_CHANGE: _Spec = {"path": ("string", True), "before": ("any", False), "after": ("any", False),
+                  "sensitive": ("boolean", False), "note": ("string", False)}
+_BLOCKER: _Spec = {"kind": ("string", True), "name": ("string", True), "id": ("string", True),
+                   "status": ("string", True), "managed": ("boolean", True)}
+_PRECONDITION: _Spec = {"kind": ("string", True), "id": ("string", True), "version": ("string", True)}
+_UNMANAGED: _Spec = {"kind": ("string", True), "id": ("string", True), "name": ("string", True)}
+_WARNING: _Spec = {"message": ("string", True), "rule": ("string", False), "subject": ("string", False),
+                   "item": ("string", False)}
+_ACTION: _Spec = {
+    "address": ("string", True), "action": ("action", True), "phase": ("phase", True),
+    "changes": (("list", _CHANGE), True), "preconditions": (("list", _PRECONDITION), True),
+    "live_id": ("string|null", False), "symbol": ("string", False), "blocked": ("boolean", False),
+    "blocked_by": (("list", _BLOCKER), False), "reasons": (("list", "string"), False),
+    "depends_on": (("list", "string"), False), "waiting_for": (("list", "string"), False),
+    "warnings": (("list", "string"), False), "instruction": ("string", False), "forget_only": ("boolean", False),
+    "deposed_id": ("string|null", False),
+}
+_CONTEXT: _Spec = {"environment": ("string|null", False), "manifest_digest": ("string", True),
+                   "state_serial": ("integer", True), "state_lineage": ("string|null", False),
+                   "backend": ("string", True)}
+_PLAN: _Spec = {
+    "format_version": ("string", True), "kind": ("string", False), "summary": ("summary", True),
+    "summary_line": ("string", False), "actions": (("list", _ACTION), True),
+    "warnings": (("list", "string|object"), False), "warning_details": (("list", _WARNING), False),
+    "unmanaged": (("list", _UNMANAGED), False), "context": (_CONTEXT, True),
+}
+_ACTION_WORDS = tuple(kind.value for kind in ActionKind if kind.is_change)
+_TYPE_NAMES = {"string": "a string", "integer": "an integer", "boolean": "a boolean", "object": "an object",
+               "list": "a list", "null": "null"}
+
+
+def check_plan_document(data: Any) -> None:
+    """Raise PlanFileError("<path>: <problem>") for the first missing field or field of the wrong type."""
+    problem = _check(data, _PLAN, "")
+    if problem is not None:
+        raise PlanFileError(problem)
+
+
+def _check(value: Any, spec: Any, path: str) -> str | None:
+    if isinstance(spec, dict):
+        if not isinstance(value, dict):
+            return _wrong(path, "object", value)
+        for name, (field_spec, required) in spec.items():
+            inner = f"{path}.{name}" if path else name
+            if name not in value:
+                if required:
+                    return f"{inner}: missing"
+                continue
+            problem = _check(value[name], field_spec, inner)
+            if problem is not None:
+                return problem
+        return None
+    if isinstance(spec, tuple):  # ("list", item spec)
+        if not isinstance(value, list):
+            return _wrong(path, "list", value)
+        for index, item in enumerate(value):
+            problem = _check(item, spec[1], f"{path}[{index}]")
+            if problem is not None:
+                return problem
+        return None
+    if spec == "action":
+        if not isinstance(value, str):
+            return _wrong(path, "string", value)
+        if value not in _ACTION_WORDS:
+            return f"{path}: {_shown(value)} is not one of {', '.join(_ACTION_WORDS)}"
+        return None
+    if spec == "phase":
+        if _json_type(value) != "integer":
+            return _wrong(path, "integer", value)
+        if value not in {phase.value for phase in Phase}:
+            return f"{path}: {value} is not a phase (0 to {max(phase.value for phase in Phase)})"
+        return None
+    if spec == "summary":
+        if not isinstance(value, dict):
+            return _wrong(path, "object", value)
+        for name, count in value.items():
+            if _json_type(count) != "integer":
+                return _wrong(f"{path}.{name}", "integer", count)
+        return None
+    if spec == "any" or _json_type(value) in spec.split("|"):
+        return None
+    return _wrong(path, spec, value)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    return "object" if isinstance(value, dict) else type(value).__name__
+
+
+def _wrong(path: str, expected: str, value: Any) -> str:
+    wanted = " or ".join(_TYPE_NAMES.get(t, t) for t in expected.split("|"))
+    got = _json_type(value)
+    return f"{path or 'the document'}: expected {wanted}, got {_TYPE_NAMES.get(got, 'a ' + got)}"
+
+
+def _shown(value: str) -> str:
+    """A value from the file, quoted and cut short (it is echoed in an error)."""
+    return repr(value if len(value) <= 40 else value[:40] + "...")

@@ -94,7 +94,11 @@ def schema(target: Path | None, workspace_dir: Path | None) -> None:
     if target is None:
         click.echo(text, nl=False)
     else:
-        target.write_text(text, encoding="utf-8")
+        try:
+            target.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            reason = "permission denied" if isinstance(exc, PermissionError) else (exc.strerror or str(exc)).lower()
+            raise UsageError(f"{target} cannot be written: {reason}") from None
         output.stderr().print(f"Wrote {target}", markup=False)
 
 

@@ -11,7 +11,7 @@ from reconciler.cli.common import all_warnings_option, format_option, workspace_
 from reconciler.errors import ExitCode
 from reconciler.session import open_session
 from reconciler.vocabulary import Access
-from reconciler.workspace import Workspace
+from reconciler.workspace import MAX_EXPIRY_WARNING_DAYS, Workspace
 
 
 @click.command()
@@ -21,7 +21,7 @@ from reconciler.workspace import Workspace
 @click.option("-o", "--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Save the plan (no secret values) for `authctl apply FILE`.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when there are no changes, 2 when there are.")
-@click.option("--expiry-warning-days", type=click.IntRange(min=0), default=None,
+@click.option("--expiry-warning-days", type=click.IntRange(min=0, max=MAX_EXPIRY_WARNING_DAYS), default=None,
               help="Warn about tokens expiring within this many days (default: policy, 14).")
 def plan(workspace: Workspace, fmt: str, out: Path | None, detailed_exitcode: bool,
          expiry_warning_days: int | None, all_warnings: bool) -> int:

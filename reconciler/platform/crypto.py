@@ -1,8 +1,10 @@
 """Encryption at rest for stored config and credentials (Fernet: AES-128-CBC + HMAC).
 
 The key comes from ``AUTHCTL_PLATFORM_KEY`` or a key file created once with mode 0600
-beside the database. A known value encrypted with the key is kept in the database, so
-a wrong key is detected on open, before anything is read or written.
+beside the database (in a folder created 0700; a key file others can read is warned about).
+A known value encrypted with the key is kept in the database, so a wrong key is detected
+on open, before anything is read or written. A key file that cannot be read or created is
+an :class:`EncryptionKeyError` naming it, never a traceback.
 """
 
 from __future__ import annotations
@@ -15,14 +17,19 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from reconciler.db import make_private_dirs, warn_if_exposed
 from reconciler.errors import EncryptionKeyError
 
 KEY_ENV = "AUTHCTL_PLATFORM_KEY"
 KEY_CHECK_PLAINTEXT = b"authctl-platform-key-check-v1"
 
 
-def load_or_create_key(key_file: Path | None) -> bytes:
-    """The platform key: env var first, then the key file (created 0600 if absent)."""
+def load_or_create_key(key_file: Path | None, *, create: bool = True) -> bytes:
+    """The platform key: env var first, then the key file (created 0600 if absent and ``create``).
+
+    Readers pass ``create=False``: a missing key file beside an existing database means the
+    key was lost, and a new one would only decrypt nothing (plan and status never write).
+    """
     from_env = os.environ.get(KEY_ENV)
     if from_env:
         key = from_env.encode()
@@ -30,11 +37,34 @@ def load_or_create_key(key_file: Path | None) -> bytes:
         return key
     if key_file is None:
         raise EncryptionKeyError(f"no platform key: set {KEY_ENV} (a Fernet key) for this database")
-    if not key_file.exists():
-        _create_key_file(key_file)
-    key = key_file.read_bytes().strip()
+    try:
+        exists = key_file.exists()
+        if exists:
+            warn_if_exposed(key_file)
+            key = key_file.read_bytes().strip()
+    except OSError as exc:
+        raise EncryptionKeyError(f"the platform key file {key_file} cannot be read: {_reason(exc)}; "
+                                 f"check its permissions and its folder's, or set {KEY_ENV}") from None
+    if not exists and not create:
+        raise EncryptionKeyError(f"the platform key file {key_file} is missing, and the database beside it was "
+                                 f"encrypted with it; restore the key file or set {KEY_ENV}")
+    if not exists:
+        try:
+            _create_key_file(key_file)
+            key = key_file.read_bytes().strip()
+        except OSError as exc:
+            raise EncryptionKeyError(f"the platform key file {key_file} cannot be created: {_reason(exc)}; "
+                                     f"check the permissions of {key_file.parent}, or set {KEY_ENV}") from None
     _check_format(key, str(key_file))
     return key
+
+
+def _reason(exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "it is a directory"
+    return (exc.strerror or type(exc).__name__).lower()
 
 
 def _create_key_file(key_file: Path) -> None:
@@ -44,7 +74,7 @@ def _create_key_file(key_file: Path) -> None:
     place; a link never replaces an existing file, so whoever links first wins and
     everybody else reads that complete key (never a half-written one).
     """
-    key_file.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(key_file.parent)
     temp = key_file.with_name(f".{key_file.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.clock import as_utc_or_none, utc_from_sqlite_text
-from reconciler.db import SqliteReadConnection
+from reconciler.db import SqliteReadConnection, describe_failure
 from reconciler.errors import DatabaseError, PlatformError
 from reconciler.paused_gc import paused_gc
 from reconciler.platform.records import (
@@ -77,6 +77,7 @@ JOBS_SQL = "SELECT id, name, workflow, status, description, config, owner, creat
 LIVE_JOBS_SQL = JOBS_SQL + f" WHERE status != '{JobStatus.DELETED.value}'"
 EXPERIENCE_LINKS_SQL = "SELECT experience_id, auth_id FROM experience_auths"
 EXPERIENCES_SQL = "SELECT id, name, status, created FROM experiences"
+_HAS_META_SQL = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'platform_meta'"
 
 
 def read_snapshot(fetch: Fetch, ts: Timestamp, *, include_deleted: bool = False) -> PlatformSnapshot:
@@ -129,15 +130,6 @@ def timestamp_reader(dialect: str) -> Timestamp:
     return utc_from_sqlite_text if dialect == "sqlite" else as_utc_or_none
 
 
-def describe_failure(text: str, where: str) -> str:
-    """A driver's failure as one clear sentence naming the database, without SQL."""
-    if "locked" in text:
-        return f"the platform database {where} is locked by another process; try again"
-    if "unable to open" in text or "readonly" in text or "not a database" in text:
-        return f"the platform database {where} cannot be used: {text}"
-    return f"platform database error ({where}): {text}"
-
-
 class SqliteSnapshotReader:
     """A read-only view of an existing SQLite platform: snapshots with the stdlib driver.
 
@@ -155,12 +147,16 @@ class SqliteSnapshotReader:
     @classmethod
     def open(cls, path: Path, where: str, verify_key: Callable[[str], None],
              open_full: Callable[[], Any]) -> SqliteSnapshotReader | None:
-        conn = SqliteReadConnection(path, lambda text: DatabaseError(describe_failure(text, where)))
+        conn = SqliteReadConnection(
+            path, lambda exc: DatabaseError(describe_failure("the platform database", where, exc, read_only=True)))
         try:
+            if conn.read(lambda c: c.execute(_HAS_META_SQL).fetchone()) is None:
+                conn.close()
+                return None  # no platform tables yet: the full open creates them
             rows = dict(conn.read(lambda c: c.execute("SELECT key, value FROM platform_meta").fetchall()))
-        except DatabaseError:
+        except BaseException:  # (a corrupt or unreadable file is reported as such, not re-opened for writing)
             conn.close()
-            return None  # no platform tables yet (or not readable this way): the full open decides
+            raise
         if rows.get("schema_version") != str(SCHEMA_VERSION) or "key_check" not in rows:
             conn.close()
             return None

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from reconciler.clock import as_utc_or_none, utc_now
-from reconciler.db import Database, initialise_with_retry, redact_url, sqlite_path
+from reconciler.db import Database, describe_failure, initialise_with_retry, redact_url, sqlite_path
 from reconciler.errors import ConflictError, DatabaseError, NotFoundError
 from reconciler.platform import counters, health, rules
 from reconciler.platform import schema as t
@@ -48,7 +48,7 @@ from reconciler.platform.rows import (
     references,
 )
 from reconciler.platform.rules import DeleteMode, WorkflowRule
-from reconciler.platform.snapshot import describe_failure, read_snapshot, timestamp_reader
+from reconciler.platform.snapshot import read_snapshot, timestamp_reader
 from reconciler.vocabulary import Health, JobStatus
 
 
@@ -67,8 +67,8 @@ class Platform:
         return f"Platform({redact_url(self.url)!r}, mode={self.mode!r})"
 
     # -- plumbing --------------------------------------------------------------------------
-    def _failure(self, exc: OperationalError, read_only: bool) -> DatabaseError:
-        return DatabaseError(explain_db_error(exc, self.url))
+    def _failure(self, exc: Exception, read_only: bool) -> DatabaseError:
+        return DatabaseError(describe_failure("the platform database", self.url, exc, read_only=read_only))
 
     def _initialise(self) -> None:
         with self._db.write() as conn:
@@ -318,7 +318,9 @@ class Platform:
 
 def explain_db_error(exc: SQLAlchemyError, url: str) -> str:
     """A driver's failure as one clear sentence naming the database (password hidden), without SQL."""
-    return describe_failure(str(getattr(exc, "orig", exc)), redact_url(url))
+    if isinstance(exc, IntegrityError):  # a broken constraint: the driver's one line says which
+        return f"platform database error ({redact_url(url)}): {str(exc.orig).splitlines()[0]}"
+    return describe_failure("the platform database", url, exc)
 
 
 

@@ -63,10 +63,12 @@ def test_plan_file_round_trip_on_disk(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("mutate", "problem"), [
-    (lambda d: d.pop("context"), "missing field 'context'"),
-    (lambda d: d["actions"][0].update(action="explode"), "wrong shape"),
-    (lambda d: d["actions"][0].update(phase="late"), "wrong shape"),
-    (lambda d: d["actions"][0]["changes"].append({"before": 1}), "missing field 'path'"),
+    (lambda d: d.pop("context"), "is not a valid authctl plan: context: missing"),
+    (lambda d: d["actions"][0].update(action="explode"),
+     "is not a valid authctl plan: actions[0].action: 'explode' is not one of create, update"),
+    (lambda d: d["actions"][0].update(phase="late"),
+     "is not a valid authctl plan: actions[0].phase: expected an integer, got a string"),
+    (lambda d: d["actions"][0]["changes"].append({"before": 1}), "].path: missing"),
 ])
 def test_a_damaged_plan_file_is_a_plan_file_error_naming_the_file(tmp_path: Path, mutate, problem) -> None:
     data = plan_file_dict(rich_plan())
