@@ -31,9 +31,11 @@ from pydantic import (
 from reconciler import catalog as runtime
 from reconciler.catalog import MethodKind
 from reconciler.errors import CatalogError
+from reconciler.file_reads import FileRefused, limit_text, read_regular_file
 from reconciler.yaml_with_lines import StrictLoader, yaml_error_line
 
 _SLUG = r"^[a-z0-9][a-z0-9_-]*$"
+MAX_PROVIDER_FILE_BYTES = 1024 * 1024  # the largest shipped provider file is a few KiB
 
 
 class _Strict(BaseModel):
@@ -209,9 +211,15 @@ class ProviderSpec(_Strict):
 
 def load_provider_file(path: Path, problems: list[str]) -> runtime.ProviderSpec | None:
     """Parse and validate one provider file; on failure add ``file: field: message`` lines to ``problems``."""
+    text = ""
     try:
-        text = path.read_text(encoding="utf-8")
+        # Bounded and non-blocking: a workspace's provider folder comes from a pull request too.
+        text = read_regular_file(path, MAX_PROVIDER_FILE_BYTES).decode("utf-8")
         data = yaml.load(text, Loader=StrictLoader)
+    except FileRefused as exc:
+        problems.append(f"{path}: cannot read: it {exc.reason}" if not exc.too_large else
+                        f"{path}: cannot read: it is larger than {limit_text(MAX_PROVIDER_FILE_BYTES)}")
+        return None
     except yaml.YAMLError as exc:
         line, problem = yaml_error_line(exc, text)
         problems.append(f"{path}:{line}: invalid YAML: {problem}")

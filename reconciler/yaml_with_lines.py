@@ -13,12 +13,31 @@ PyYAML's own constructor and resolver are generic and slow in Python (a method c
 a cache lookup and a generator per node). :class:`StrictLoader` keeps their results
 but takes a direct route for the plain str/map/seq nodes manifests are made of, and
 hands everything else (other tags, merge keys, duplicate keys, aliased collections)
-to the standard constructor, so what it builds and the errors it raises are PyYAML's.
+to the standard constructor, so what it builds is PyYAML's.
+
+Manifests come from pull requests, so the loader also bounds what a few bytes can cost
+and never echoes a value in an error (it may be a secret pasted in the wrong place):
+
+- Aliases share nodes, so a few hundred bytes can describe a billion values (the
+  "billion laughs"); whoever walks the data later (validation, JSON) pays for every
+  one. A document whose collections are shared is measured before it is built: its
+  expanded size is summed once per distinct node, and a file whose aliases expand past
+  :data:`MAX_EXPANDED_NODES` values, or a node that contains itself, is refused. The
+  plain happy path (no shared collections) pays nothing for it.
+- A value its tag cannot build (``!!int abc``, an impossible date such as
+  ``2024-02-30``, ``!!bool maybe``) raises PyYAML's ConstructorError at the value with
+  our own message, never Python's ``invalid literal ... 'abc'`` nor an internal error;
+  unknown tags (``!secret...``: a password starting with "!" is a tag) are reported
+  without the tag's text.
+
+Both hold for the libyaml loader and for the pure-Python one (:class:`PureStrictLoader`,
+used where libyaml is missing; tests run both).
 """
 
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Sequence
 from sys import intern as _intern
 from typing import Any
@@ -38,8 +57,68 @@ _SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int
                                                            "timestamp"))
 
 
+MAX_EXPANDED_NODES = 1_000_000  # values a file's aliases may expand its documents to
+
+
 class _SharedNode(Exception):
     """A collection node reached twice (an alias): the standard constructor takes over."""
+
+
+_TAG_NAMES = {
+    "tag:yaml.org,2002:int": "an integer", "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:bool": "a boolean", "tag:yaml.org,2002:null": "null",
+    "tag:yaml.org,2002:timestamp": "a date or timestamp", "tag:yaml.org,2002:binary": "base64 binary data",
+}
+
+
+def _unbuildable(node: yaml.Node) -> ConstructorError:
+    """The error for a value its tag cannot build; names the tag's type, never the value."""
+    what = _TAG_NAMES.get(node.tag, "the type its tag names")
+    return ConstructorError(None, None, f"this value is not valid as {what} (quote it to keep it as text)",
+                            node.start_mark)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def expanded_size(root: yaml.Node, limit: int) -> int:
+    """How many values ``root`` stands for once every alias is written out.
+
+    Each distinct node is measured once (memoized by identity), so this is linear in the
+    size of the text even when the answer is astronomical. Raises ConstructorError when
+    the size passes ``limit`` or a node contains itself (a recursive alias).
+    """
+    sizes: dict[int, int] = {}
+    entered: set[int] = set()  # the nodes on the way from the root to the current one
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            entered.discard(key)
+            total = 1 + sum(sizes[id(child)] for child in _children(node))
+            if total > limit:
+                raise ConstructorError(
+                    None, None, f"aliases expand this file to more than {MAX_EXPANDED_NODES:,} values "
+                    "(a \"billion laughs\"); write the values out or use fewer aliases", node.start_mark)
+            sizes[key] = total
+        elif key in entered:
+            raise ConstructorError(None, None, "an alias refers to a collection that contains it "
+                                   "(a recursive structure); manifests must be finite", node.start_mark)
+        elif key not in sizes:
+            children = _children(node)
+            if not children:
+                sizes[key] = 1
+                continue
+            entered.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in children)
+    return sizes[id(root)]
 
 
 def _implicit_table(resolver: type[Resolver]) -> dict[str, tuple[tuple[str, Any], ...]]:
@@ -49,20 +128,33 @@ def _implicit_table(resolver: type[Resolver]) -> dict[str, tuple[tuple[str, Any]
     return {first: tuple(pairs) + wildcard for first, pairs in table.items() if first is not None}
 
 
-class StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """Safe loader that refuses duplicate mapping keys (PyYAML keeps the last one).
+class _Strict:
+    """Safe loading that refuses duplicate mapping keys (PyYAML keeps the last one), bounds
+    alias expansion and reports values its tags cannot build (see the module docstring).
 
     ``document_lines`` collects the 1-based line where each constructed document starts.
+    Mixed into libyaml's loader (:class:`StrictLoader`) and PyYAML's (:class:`PureStrictLoader`).
     """
 
+    yaml_path_resolvers: Any
+    yaml_constructors: Any
+    constructed_objects: Any
+    recursive_objects: Any
+    deep_construct: bool
+
     def __init__(self, stream: Any) -> None:
-        super().__init__(stream)
+        super().__init__(stream)  # type: ignore[call-arg]
         self.document_lines: list[int] = []
+        self.expansion_left = MAX_EXPANDED_NODES
+
+    def _check_expansion(self, node: yaml.Node) -> None:
+        """Charge the expanded size of ``node`` (it shares nodes) to this file's budget."""
+        self.expansion_left -= expanded_size(node, self.expansion_left)
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         """``Resolver.resolve`` without its per-call list building (called for every node)."""
         if self.yaml_path_resolvers:  # never for this class; kept for subclasses
-            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+            return super().resolve(kind, value, implicit)  # type: ignore[misc, no-any-return]
         if kind is yaml.ScalarNode:
             if implicit[0]:
                 for tag, regexp in _IMPLICIT.get(value[:1], _WILDCARD):
@@ -76,7 +168,8 @@ class StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
         try:
             data = self._build(node, set())
         except _SharedNode:
-            return super().construct_document(node)
+            self._check_expansion(node)
+            return super().construct_document(node)  # type: ignore[misc]
         self.constructed_objects = {}
         self.recursive_objects = {}
         self.deep_construct = False
@@ -89,7 +182,12 @@ class StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
             if tag == _STR_TAG:
                 return node.value
             if tag in _SCALAR_TAGS:
-                return self.yaml_constructors[tag](self, node)
+                try:
+                    return self.yaml_constructors[tag](self, node)
+                except yaml.YAMLError:
+                    raise
+                except Exception:  # noqa: BLE001 - int("abc"), date(2024, 2, 30), ...: the value is wrong
+                    raise _unbuildable(node) from None
         elif cls is yaml.MappingNode and tag == _MAP_TAG:
             if id(node) in seen:
                 raise _SharedNode
@@ -109,7 +207,18 @@ class StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
             seen.add(id(node))
             build = self._build
             return [build(item, seen) for item in node.value]
+        if _children(node):  # merge keys, non-string keys, other tags: PyYAML builds it, shared nodes and all
+            self._check_expansion(node)
         return self.construct_object(node, deep=True)
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """PyYAML's, with a value its tag cannot build reported at the value, without the value."""
+        try:
+            return super().construct_object(node, deep=deep)  # type: ignore[misc]
+        except (yaml.YAMLError, RecursionError):
+            raise
+        except Exception:  # noqa: BLE001 - e.g. !!bool maybe (KeyError), !!set [a] (TypeError)
+            raise _unbuildable(node) from None
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -121,13 +230,22 @@ class StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
                         None, None, f"duplicate key {key!r} in a mapping", key_node.start_mark
                     )
                 seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[misc, no-any-return]
 
 
-StrictLoader.add_constructor(
-    "tag:yaml.org,2002:map",
-    lambda loader, node: loader.construct_mapping(node, deep=True),
-)
+class StrictLoader(_Strict, _BaseLoader):  # type: ignore[misc, valid-type]
+    """The loader every YAML file of authctl is read with: libyaml's when installed."""
+
+
+class PureStrictLoader(_Strict, yaml.SafeLoader):  # type: ignore[misc]
+    """The same rules on PyYAML's pure-Python loader (where libyaml is missing; tests use both)."""
+
+
+for _loader in (StrictLoader, PureStrictLoader):
+    _loader.add_constructor(
+        "tag:yaml.org,2002:map",
+        lambda loader, node: loader.construct_mapping(node, deep=True),
+    )
 _IMPLICIT = _implicit_table(StrictLoader)
 _WILDCARD = tuple(StrictLoader.yaml_implicit_resolvers.get(None, ()))
 
@@ -137,9 +255,9 @@ def load_all(text: str) -> list[Any]:
     return [data for data, _ in load_documents(text)]
 
 
-def load_documents(text: str) -> list[tuple[Any, int]]:
+def load_documents(text: str, loader_class: type[_Strict] = StrictLoader) -> list[tuple[Any, int]]:
     """(data, 1-based line where it starts) of every document; empty documents as None."""
-    loader = StrictLoader(text)
+    loader: Any = loader_class(text)
     try:
         documents = []
         while loader.check_data():
@@ -164,7 +282,7 @@ def yaml_error_line(exc: yaml.YAMLError, text: str | None = None) -> tuple[int, 
         return line, f"character #x{code:04x} is not allowed ({exc.reason})"
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line = mark.line + 1 if mark is not None else 0
-    problem = getattr(exc, "problem", None) or "invalid YAML"
+    problem = _without_names(getattr(exc, "problem", None) or "invalid YAML")
     if "nesting depth" in problem:  # libyaml >= 0.2.6 has its own limit; say it in our words either way
         return line or (nesting_line(text) if text is not None else 0), NESTED_TOO_DEEPLY
     last_line = max(1, len(text.splitlines())) if text is not None else line
@@ -172,13 +290,29 @@ def yaml_error_line(exc: yaml.YAMLError, text: str | None = None) -> tuple[int, 
         line = last_line
         if "end of stream" not in problem:
             problem = f"{problem} at the end of the file"
-    context = getattr(exc, "context", None)
+    context = _without_names(getattr(exc, "context", None) or "")
     context_mark = getattr(exc, "context_mark", None)
     if context and problem != context:
         if context_mark is not None and context_mark.line + 1 != line and context_mark.line < last_line:
             context = f"{context} that starts on line {context_mark.line + 1}"
         problem = f"{problem} ({context})"
     return line, problem
+
+
+_UNKNOWN_TAG = ("unknown YAML tag; manifests are plain YAML (text, numbers, true/false, null, lists and "
+                "mappings): put a value that starts with an exclamation mark in quotes")
+# PyYAML messages that quote a piece of the input: the tag, an alias or anchor name (a password
+# that starts with "!", "*" or "&" is read as one). libyaml's own messages quote nothing.
+_QUOTED_NAME = re.compile(r"^(found undefined alias|found duplicate anchor|found unknown escape character)"
+                          r"\s*(?:'[^']*'|\"[^\"]*\")(.*)$", re.DOTALL)
+
+
+def _without_names(message: str) -> str:
+    """A PyYAML message without the tag, alias or anchor text it quotes from the input."""
+    if message.startswith("could not determine a constructor for the tag"):
+        return _UNKNOWN_TAG
+    match = _QUOTED_NAME.match(message)
+    return match.group(1) + match.group(2) if match else message
 
 
 def nesting_line(text: str, limit: int = 100) -> int:

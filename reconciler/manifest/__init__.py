@@ -6,13 +6,16 @@ back as one ManifestError holding every diagnostic; warnings ride on the result.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from reconciler.paused_gc import paused_gc
 from reconciler.catalog import Catalog
 from reconciler.errors import Diagnostic, DiagnosticSink, Severity, WorkspaceError
 from reconciler.manifest.loader import DocumentReader
 from reconciler.manifest.model import DesiredAuthorization, DesiredJob, DesiredState, SourceLocation
+from reconciler.manifest.secret_files import SecretFileRules
 from reconciler.manifest.secrets import SecretRef, SecretValue, fingerprint
 from reconciler.manifest.validate import validate_documents
 from reconciler.workspace import Workspace
@@ -33,21 +36,40 @@ def _sort_key(diagnostic: Diagnostic) -> tuple[str, int, int]:
     return diagnostic.sort_key
 
 
+def secret_field_names(catalog: Catalog) -> frozenset[str]:
+    """Every field name some provider marks secret (in a method or a workflow), for redaction."""
+    names = set()
+    for provider in catalog.providers.values():
+        for method in provider.methods.values():
+            names.update(method.secret_fields)
+        for workflow in provider.workflows.values():
+            names.update(f.name for f in workflow.fields if f.secret)
+    return frozenset(names)
+
+
 def load_desired(workspace: Workspace, catalog: Catalog) -> LoadResult:
-    """Load and validate every manifest of the workspace, or raise ManifestError."""
-    paths = workspace.manifest_files()
-    if not paths:
+    """Load and validate every manifest of the workspace, or raise ManifestError.
+
+    What discovery could not look at (an unreadable folder, a broken link, a FIFO named
+    x.yaml) is an error like any other: objects in a folder nobody could read would
+    otherwise look deleted, and apply would delete them.
+    """
+    found = workspace.discover_manifests()
+    if not found.files and not found.problems:
         raise WorkspaceError(
             f"{workspace.root}: no manifest files (*.yaml, *.yml) found in the workspace",
             hint="add Authorization and Job manifests next to authctl.yaml",
         )
-    files = [(p, workspace.display_path(p)) for p in paths]
+    files = [(p, workspace.display_path(p)) for p in found.files]
     sink = DiagnosticSink()
-    reader = DocumentReader(files, workspace.template_vars(), sink)
+    for problem in found.problems:
+        sink.error(problem.message, file=problem.display, rule=problem.rule)
+    reader = DocumentReader(files, workspace.template_vars(), sink, secret_names=secret_field_names(catalog))
+    rules = SecretFileRules(workspace.root, tuple(Path(os.path.realpath(d)) for d in workspace.secret_dirs()))
     with paused_gc():
         # Validates the first files while the reader may still be loading the last ones.
-        authorizations, jobs = validate_documents(reader, catalog, sink)
-    if not sink.has_errors and not authorizations and not jobs:
+        authorizations, jobs = validate_documents(reader, catalog, sink, rules)
+    if files and not sink.has_errors and not authorizations and not jobs:
         sink.error("no Authorization or Job documents found in the manifest files",
                    file=files[0][1], line=1, rule="no-documents")
     sink.raise_if_errors()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler.errors import SecretError
 from reconciler.manifest.model import DesiredAuthorization, DesiredState
 from reconciler.manifest.secrets import fingerprint
 
@@ -55,8 +56,8 @@ def fingerprint_authorization(auth: DesiredAuthorization, key: bytes, root: Path
         if ref.is_available(root, environ):
             try:
                 value = ref.resolve(root, environ)
-            except Exception:  # unreadable file: report, never raise from planning
-                credentials[name] = SecretStatus(ref.describe(), None, ref.unavailable_reason())
+            except SecretError as exc:  # unreadable file, refused path, not UTF-8: say why, never raise
+                credentials[name] = SecretStatus(ref.describe(), None, exc.message)
                 continue
             credentials[name] = SecretStatus(ref.describe(), fingerprint(key, value))
         else:

@@ -3,6 +3,13 @@
 Each stage reports problems as diagnostics naming file and line and keeps going with
 the other files, so one run shows every broken file.
 
+Every stage is bounded, since manifests come from pull requests: a file is read with
+``O_NONBLOCK`` and at most ``MAX_FILE_BYTES + 1`` bytes, and only if it is a regular file
+(reconciler/file_reads.py); templates run within the budgets of
+reconciler/manifest/template_bounds.py; YAML aliases may not expand a file past
+``yaml_with_lines.MAX_EXPANDED_NODES`` values. Template and YAML errors never quote a line
+that names a secret field (reconciler/manifest/redact.py).
+
 Files are independent until validation, so a big workspace on a multi-core Linux machine
 is read by two processes: a forked child reads, renders and parses the last files while
 this process does the first ones (and validates them as they come), then the child sends
@@ -29,6 +36,8 @@ import jinja2
 import yaml
 
 from reconciler.errors import Diagnostic, DiagnosticSink, Where
+from reconciler.file_reads import FileRefused, describe_size, limit_text, read_regular_file
+from reconciler.manifest.redact import redact
 from reconciler.manifest.templating import jinja_environment, render
 from reconciler.yaml_with_lines import NESTED_TOO_DEEPLY, SourceMap, load_documents, nesting_line, yaml_error_line
 
@@ -71,9 +80,9 @@ _PARENT_SHARE = 0.5
 
 
 def read_documents(files: list[tuple[Path, str]], variables: dict[str, Any],
-                   sink: DiagnosticSink) -> LoadedFiles:
+                   sink: DiagnosticSink, secret_names: frozenset[str] = frozenset()) -> LoadedFiles:
     """Read, render and parse every file; ``files`` pairs a path with its display name."""
-    reader = DocumentReader(files, variables, sink)
+    reader = DocumentReader(files, variables, sink, secret_names=secret_names)
     documents = list(reader)
     return LoadedFiles(documents, reader.digest)
 
@@ -84,14 +93,18 @@ class DocumentReader:
     Iterating lets a consumer validate the first files while the last ones are still being
     read by another process. ``digest`` (sha256 of the rendered files) is complete once the
     iteration is. ``parallel=None`` decides from the machine and the size of the files.
+    ``secret_names`` are the field names the catalog marks secret: errors on lines naming
+    one quote nothing (reconciler/manifest/redact.py).
     """
 
     def __init__(self, files: list[tuple[Path, str]], variables: dict[str, Any],
-                 sink: DiagnosticSink, *, parallel: bool | None = None) -> None:
+                 sink: DiagnosticSink, *, parallel: bool | None = None,
+                 secret_names: frozenset[str] = frozenset()) -> None:
         self.files = files
         self.variables = variables
         self.sink = sink
         self.parallel = parallel
+        self.secret_names = secret_names
         self._digest = hashlib.sha256()
 
     @property
@@ -113,12 +126,12 @@ class DocumentReader:
         parallel = _can_fork(self.files) if self.parallel is None else self.parallel
         split = _split_point(self.files) if parallel and len(self.files) > 1 else len(self.files)
         head, tail = self.files[:split], self.files[split:]
-        worker = _Worker(tail, self.variables) if tail else None
+        worker = _Worker(tail, self.variables, self.secret_names) if tail else None
         try:
-            yield from _load_files(head, self.variables)
+            yield from _load_files(head, self.variables, self.secret_names)
             results = worker.results() if worker else None
             if worker and results is None:  # the child failed: read its files here
-                results = _load_files(tail, self.variables)
+                results = _load_files(tail, self.variables, self.secret_names)
             yield from results or ()
         finally:
             if worker:
@@ -135,14 +148,15 @@ class _FileResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-def _load_files(files: list[tuple[Path, str]], variables: dict[str, Any]) -> Iterator[_FileResult]:
+def _load_files(files: list[tuple[Path, str]], variables: dict[str, Any],
+                secret_names: frozenset[str] = frozenset()) -> Iterator[_FileResult]:
     environment = jinja_environment()
     for path, display in files:
-        yield _load_file(path, display, environment, variables)
+        yield _load_file(path, display, environment, variables, secret_names)
 
 
 def _load_file(path: Path, display: str, environment: jinja2.Environment,
-               variables: dict[str, Any]) -> _FileResult:
+               variables: dict[str, Any], secret_names: frozenset[str] = frozenset()) -> _FileResult:
     sink = DiagnosticSink()
     result = _FileResult(display, None, diagnostics=sink.items)
     text = _read_text(path, display, sink)
@@ -150,8 +164,16 @@ def _load_file(path: Path, display: str, environment: jinja2.Environment,
         return result
     result.rendered = render(environment, text, display, variables, sink)
     if result.rendered is None:
+        redact(sink.items, text, secret_names, "template error")
         return result
     rendered = result.rendered
+    _parse(rendered, display, result, sink)
+    if sink.items:
+        redact(sink.items, rendered, secret_names, "invalid YAML")
+    return result
+
+
+def _parse(rendered: str, display: str, result: _FileResult, sink: DiagnosticSink) -> None:
     try:
         result.documents = load_documents(rendered)
     except yaml.YAMLError as exc:
@@ -160,9 +182,8 @@ def _load_file(path: Path, display: str, environment: jinja2.Environment,
     except RecursionError:
         sink.error(f"invalid YAML: {NESTED_TOO_DEEPLY}", file=display, line=nesting_line(rendered),
                    rule="invalid-yaml")
-    except ValueError as exc:  # e.g. an integer longer than Python's 4300-digit limit
-        sink.error(f"invalid YAML: {exc}", file=display, rule="invalid-yaml")
-    return result
+    except ValueError:  # a value PyYAML could not build outside our constructors: never quote it
+        sink.error("invalid YAML: a value cannot be read", file=display, rule="invalid-yaml")
 
 
 def _can_fork(files: list[tuple[Path, str]]) -> bool:
@@ -205,7 +226,8 @@ class _Worker:
     no cleanup, flushes no inherited buffers and touches no inherited connection.
     """
 
-    def __init__(self, files: list[tuple[Path, str]], variables: dict[str, Any]) -> None:
+    def __init__(self, files: list[tuple[Path, str]], variables: dict[str, Any],
+                 secret_names: frozenset[str] = frozenset()) -> None:
         read_fd, write_fd = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:  # the child
@@ -213,7 +235,7 @@ class _Worker:
             try:
                 os.close(read_fd)
                 gc.disable()  # it exits right after; see manifest._cyclic_gc_paused
-                payload = pickle.dumps(list(_load_files(files, variables)), pickle.HIGHEST_PROTOCOL)
+                payload = pickle.dumps(list(_load_files(files, variables, secret_names)), pickle.HIGHEST_PROTOCOL)
                 with open(write_fd, "wb") as pipe:
                     pipe.write(payload)
                 status = 0
@@ -246,15 +268,15 @@ class _Worker:
 
 def _read_text(path: Path, display: str, sink: DiagnosticSink) -> str | None:
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            sink.error(
-                f"file is {size / 1048576:.1f} MiB; manifest files are limited to "
-                f"{MAX_FILE_BYTES // 1048576} MiB (split it into several files)",
-                file=display, line=1, rule="file-too-large",
-            )
-            return None
-        data = path.read_bytes()
+        data = read_regular_file(path, MAX_FILE_BYTES)
+    except FileRefused as exc:
+        if exc.too_large:
+            sink.error(f"file {describe_size(exc.size, MAX_FILE_BYTES)}; manifest files are limited to "
+                       f"{limit_text(MAX_FILE_BYTES)} (split it into several files)",
+                       file=display, line=1, rule="file-too-large")
+        else:
+            sink.error(f"{exc.reason}; manifests must be regular files", file=display, rule="special-file")
+        return None
     except OSError as exc:
         sink.error(f"cannot read file: {exc.strerror}", file=display, rule="unreadable-file")
         return None

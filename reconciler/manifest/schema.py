@@ -10,14 +10,17 @@ from typing import Any
 
 from reconciler.catalog import Catalog
 from reconciler.manifest.model import AuthorizationDocument, JobDocument
+from reconciler.manifest.secret_files import MAX_PATH_CHARS
+from reconciler.manifest.validate import MAX_ENV_NAME
 
 SCHEMA_ID = "https://authctl.dev/schema/v1/manifest.json"
 _SECRET_REF = {
     "description": "A secret reference; never a literal secret.",
     "oneOf": [
-        {"type": "object", "properties": {"env": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}},
+        {"type": "object", "properties": {"env": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+                                                  "maxLength": MAX_ENV_NAME}},
          "required": ["env"], "additionalProperties": False},
-        {"type": "object", "properties": {"file": {"type": "string", "minLength": 1}},
+        {"type": "object", "properties": {"file": {"type": "string", "minLength": 1, "maxLength": MAX_PATH_CHARS}},
          "required": ["file"], "additionalProperties": False},
     ],
 }

@@ -7,6 +7,10 @@ nothing reads a secret until a command asks for its value. A resolved value live
 :meth:`SecretValue.reveal`, called by the code that sends it to a platform, and
 :func:`fingerprint`, a keyed HMAC-SHA256 that lets us detect rotation without
 storing the secret.
+
+Where a file reference may point and how it is read: reconciler/manifest/secret_files.py.
+An environment variable must hold UTF-8 text (on Linux it can hold any bytes); anything
+else is a SecretError naming the variable, never a UnicodeEncodeError from deep inside.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from reconciler.errors import SecretError
+from reconciler.manifest.secret_files import SecretFileRules
 
 REDACTED = "(sensitive)"
 FINGERPRINT_PREFIX = "hmac-sha256:"
@@ -66,10 +71,16 @@ class SecretValue:
 
 @dataclass(frozen=True)
 class SecretRef:
-    """Where a secret comes from: an environment variable or a file."""
+    """Where a secret comes from: an environment variable or a file.
+
+    ``allowed_dirs`` are the workspace's ``secret_dirs`` (resolved), which a file reference
+    may read besides the workspace; validation fills them in, so that whoever resolves the
+    reference later (apply, with only the root at hand) applies the same rules.
+    """
 
     source: Literal["env", "file"]
     name: str  # variable name, or path (relative to the workspace root)
+    allowed_dirs: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """How plans name the reference: ``FB_TOKEN`` or ``file secrets/sa.json``."""
@@ -79,12 +90,15 @@ class SecretRef:
         environ = os.environ if environ is None else environ
         if self.source == "env":
             return self.name in environ
-        return (root / self.name).is_file()
+        return os.path.lexists(os.path.join(root, self.name))
 
     def unavailable_reason(self) -> str:
         if self.source == "env":
             return f"{self.name} is not set"
         return f"file {self.name} is not readable"
+
+    def file_rules(self, root: Path) -> SecretFileRules:
+        return SecretFileRules(root, tuple(Path(d) for d in self.allowed_dirs))
 
     def resolve(self, root: Path, environ: Mapping[str, str] | None = None) -> SecretValue:
         """Read the value now. Errors name the reference, never a value."""
@@ -92,15 +106,21 @@ class SecretRef:
         if self.source == "env":
             if self.name not in environ:
                 raise SecretError(f"environment variable {self.name} is not set")
-            return SecretValue(environ[self.name])
-        path = root / self.name
-        try:
-            return SecretValue(path.read_text(encoding="utf-8").rstrip("\n"))
-        except FileNotFoundError:
-            raise SecretError(f"secret file {self.name} not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-            raise SecretError(f"secret file {self.name} cannot be read: {reason}") from None
+            value = environ[self.name]
+            if not is_utf8(value):
+                raise SecretError(f"environment variable {self.name} holds bytes that are not UTF-8 text; "
+                                  "set it to the secret as UTF-8 text")
+            return SecretValue(value)
+        return SecretValue(self.file_rules(root).read(self.name))
+
+
+def is_utf8(value: str) -> bool:
+    """False for a value decoded from non-UTF-8 bytes (Python keeps them as lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def fingerprint(key: bytes, value: SecretValue | str) -> str:

@@ -4,7 +4,15 @@ Two passes. ``_shape`` checks each document on its own (kind, apiVersion, pydant
 types, unknown fields). ``_semantics`` checks what needs the whole set and the
 catalog: unique names and labels, provider/method/field rules, literal secrets, job
 bindings and method/workflow support. Every message names the field and, where a
-near name exists, suggests it. No message ever echoes a credential value.
+near name exists, suggests it. No message ever echoes a credential value, nor a value
+that failed the check of a secret reference (a token pasted where a variable name or a
+path belongs), nor the value of a field the catalog marks secret.
+
+What validates can be planned and applied: config values are made JSON values here
+(reconciler/manifest/values.py: dates become ISO 8601 text, what JSON cannot hold is an
+error), ``{env: NAME}`` names are checked for shape and length and, when the variable is
+set, for holding UTF-8 text, and ``{file: PATH}`` paths for where they lead
+(reconciler/manifest/secret_files.py).
 
 A big workspace can break one rule in every document (50,000 jobs setting a config
 field their workflow does not define), so a diagnostic costs little here: it carries
@@ -18,8 +26,10 @@ many alike ones as one line.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -41,9 +51,14 @@ from reconciler.manifest.model import (
     Metadata,
     SourceLocation,
 )
+from reconciler.manifest.secret_files import SecretFileRules
 from reconciler.manifest.secrets import SecretRef
+from reconciler.manifest.values import json_value
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MAX_ENV_NAME = 128
+_BAD_ENV_NAME = (f"env: not a valid environment variable name (letters, digits and _, not starting with a "
+                 f"digit, at most {MAX_ENV_NAME} characters); it is not shown in case it is a secret")
 _NAME_RULE = ("must be a lowercase DNS label: a-z, 0-9 and '-', starting and ending "
               "with a letter or digit, at most 63 characters")
 _LITERAL_SECRET = ("is a literal secret; never commit secrets to manifests: reference it "
@@ -77,9 +92,11 @@ def _fields_at(kind: str, loc: tuple[Any, ...]) -> list[str]:
 
 
 class _Validator:
-    def __init__(self, catalog: Catalog, sink: DiagnosticSink) -> None:
+    def __init__(self, catalog: Catalog, sink: DiagnosticSink, secret_files: SecretFileRules) -> None:
         self.catalog = catalog
         self.sink = sink
+        self.secret_files = secret_files
+        self._allowed_dirs = tuple(str(p) for p in secret_files.allowed)
         self.auths: dict[str, tuple[DesiredAuthorization, RawDocument]] = {}
         self.jobs: dict[str, tuple[DesiredJob, RawDocument]] = {}
         # Credential keys given but invalid (already reported), so "missing" is not said too.
@@ -144,7 +161,7 @@ class _Validator:
             spec = model.spec
             desired_auth = DesiredAuthorization(
                 name=meta.name, provider=spec.provider, method=spec.method, label=spec.label,
-                description=spec.description, config=dict(spec.config),
+                description=spec.description, config=self._config(spec.config, doc, address),
                 credentials=self._credentials(spec.credentials, doc, address),
                 source=location, labels=dict(meta.labels),
             )
@@ -154,7 +171,7 @@ class _Validator:
             jspec = model.spec
             desired_job = DesiredJob(
                 name=meta.name, workflow=jspec.workflow, authorizations=tuple(jspec.authorizations),
-                state=jspec.state, description=jspec.description, config=dict(jspec.config),
+                state=jspec.state, description=jspec.description, config=self._config(jspec.config, doc, address),
                 source=location, labels=dict(meta.labels),
             )
             self._register(self.jobs, desired_job, doc)
@@ -186,6 +203,14 @@ class _Validator:
                 rule, message = INVALID_VALUE, err["msg"]
             self._error(doc, message, rule, loc, address=address)
 
+    def _config(self, raw: dict[str, Any], doc: RawDocument, address: str) -> dict[str, Any]:
+        """``spec.config`` as JSON values (dates as ISO 8601 text); what JSON cannot hold is an error."""
+        problems: list[tuple[tuple[Any, ...], str]] = []
+        config = json_value(raw, ("spec", "config"), problems)
+        for path, message in problems:
+            self._error(doc, message, INVALID_VALUE, path, address=address)
+        return config  # type: ignore[no-any-return]
+
     def _credentials(self, raw: dict[str, Any], doc: RawDocument, address: str) -> dict[str, SecretRef]:
         """Turn ``{env: X}``/``{file: P}`` into SecretRefs; literal values are errors."""
         refs: dict[str, SecretRef] = {}
@@ -201,12 +226,11 @@ class _Validator:
                       "{env: VARIABLE} or {file: PATH}")
                 continue
             source, target = next(iter(value.items()))
-            if not isinstance(target, str) or not target:
-                error(f"{source}: expected a non-empty string")
-            elif source == "env" and not _ENV_NAME.match(target):
-                # Not echoed: a value that is no variable name may be the secret itself.
-                error("env: not a valid environment variable name (letters, digits and _, "
-                      "not starting with a digit)")
+            problem = _reference_problem(source, target, self.secret_files)
+            if problem:
+                error(problem)  # never the target: a value that is no name or path may be the secret itself
+            elif source == "file":
+                refs[key] = SecretRef(source, target, self._allowed_dirs)
             else:
                 refs[key] = SecretRef(source, target)
         return refs
@@ -319,6 +343,10 @@ class _Validator:
                 if declared:
                     self._unknown_job_field(job, doc, key, declared)
                 continue
+            if declared[key].secret:  # a provider file may mark one; plans show job config in the clear
+                error(f"{key} is marked secret by the catalog, and job config cannot hold secrets "
+                      "(plans show it); the value is not shown", LITERAL_SECRET, "spec", "config", key)
+                continue
             problem = _check_value(declared[key], value)
             if problem:
                 error(problem, CONFIG_PATTERN, "spec", "config", key)
@@ -363,20 +391,49 @@ def _known(fields: dict[str, FieldSpec]) -> str:
     return f" (fields: {', '.join(fields)})" if fields else " (this method takes none)"
 
 
+def _reference_problem(source: str, target: Any, secret_files: SecretFileRules) -> str | None:
+    """Why ``{source: target}`` is not a usable secret reference (never quoting ``target``), or None."""
+    if not isinstance(target, str) or not target:
+        return f"{source}: expected a non-empty string"
+    if source == "env":
+        if len(target) > MAX_ENV_NAME or not _ENV_NAME.match(target):
+            return _BAD_ENV_NAME
+        raw = os.environb.get(target.encode()) if hasattr(os, "environb") else None
+        if raw is not None and not _is_utf8(raw):
+            return (f"env: environment variable {target} holds bytes that are not UTF-8 text; "
+                    "set it to the secret as UTF-8 text")
+        return None
+    problem = secret_files.problem(target)
+    return f"file: {problem}" if problem else None
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _check_value(spec: FieldSpec, value: Any) -> str | None:
-    """A message when a non-secret value breaks the field's pattern, else None."""
+    """A message when a value breaks the field's pattern, else None; a secret field's value is never quoted."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return None if spec.regex is None else f"expected a string matching {spec.pattern}"
     if spec.regex is not None and not spec.regex.fullmatch(str(value)):
-        return f'"{value}" does not match the pattern {spec.pattern}' + (
+        shown = "the value" if spec.secret else f'"{value}"'
+        return f"{shown} does not match the pattern {spec.pattern}" + (
             f" (e.g. {spec.example})" if spec.example else "")
     return None
 
 
 def validate_documents(documents: Iterable[RawDocument], catalog: Catalog, sink: DiagnosticSink,
+                       secret_files: SecretFileRules | None = None,
                        ) -> tuple[dict[str, DesiredAuthorization], dict[str, DesiredJob]]:
-    """Check every document; returns what validated (the sink says whether all did)."""
-    validator = _Validator(catalog, sink)
+    """Check every document; returns what validated (the sink says whether all did).
+
+    ``secret_files`` says where ``{file: PATH}`` may lead (default: inside the current folder).
+    """
+    validator = _Validator(catalog, sink, secret_files or SecretFileRules(Path.cwd().resolve()))
     for doc in documents:
         validator.shape(doc)
     validator.semantics()
