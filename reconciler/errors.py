@@ -22,6 +22,8 @@ The tree (``tests/unit/test_errors.py`` keeps this drawing true)::
     ├── StateError                  the state store cannot be used
     │   ├── LockHeldError           another process holds the apply lock
     │   ├── LineageMismatchError    state belongs to another workspace
+    │   │   └── EnvironmentMismatchError  state was applied with another environment
+    │   ├── RecoveryError           an interrupted apply left a step authctl cannot settle by proof
     │   └── SchemaVersionError      database written by a newer authctl
     ├── PlatformError               the embedded platform refused an operation
     │   ├── NotFoundError           no such authorization/job/experience
@@ -32,6 +34,7 @@ The tree (``tests/unit/test_errors.py`` keeps this drawing true)::
     └── BackendError                a backend call failed
         ├── TemporaryBackendError   retry may help (429, 5xx, timeouts); has .delay
         └── PermanentBackendError   retries are useless (4xx, refused rule)
+            └── DeleteRefusedError  a delete refused because something still uses the object
 """
 
 from __future__ import annotations
@@ -121,6 +124,14 @@ class LineageMismatchError(StateError):
     """The state store belongs to another workspace."""
 
 
+class EnvironmentMismatchError(LineageMismatchError):
+    """The state store was applied with another environment (``--env``)."""
+
+
+class RecoveryError(StateError):
+    """An interrupted create authctl cannot prove it made or not; the message names the commands to settle it."""
+
+
 class SchemaVersionError(StateError):
     """A database was written by a newer authctl; we refuse to touch it."""
 
@@ -173,6 +184,10 @@ class TemporaryBackendError(BackendError):
 
 class PermanentBackendError(BackendError):
     """Retries are useless (4xx, refused by a platform rule)."""
+
+
+class DeleteRefusedError(PermanentBackendError):
+    """The platform refused a delete because something uses the object (apply reports BLOCKED, exit 3)."""
 
 
 def _sort_key(diagnostic: Diagnostic) -> tuple[str, int, int]:

@@ -104,6 +104,9 @@ class JournalOp(StrEnum):
     REPLACE_DELETE_JOB = "replace-delete-job"
     FORGET = "forget"  # only state changes: the object was already gone
     ADOPT = "adopt"  # login, import or reauth recorded an object in state
+    IMPORT = "import"  # `authctl import`: a person says a live object is this manifest's
+    CLAIM = "claim"  # `authctl state claim`: the state's workspace identity was changed on purpose
+    SETTLE = "settle"  # `authctl state settle`: a person closed an intent recovery could not prove
     ERROR = "error"  # a step failed in a way that may have left its call half done
 
     @property
@@ -120,6 +123,7 @@ class JournalPhase(StrEnum):
     BLOCKED = "blocked"
     RECOVERED = "recovered"
     ADOPTED = "adopted"
+    DISRUPTED = "disrupted"  # a delete went through, and the platform stopped jobs that started meanwhile
     FORGOTTEN = "forgotten"
 
 

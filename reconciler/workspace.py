@@ -8,14 +8,18 @@ memory (``state``), which variables each environment renders the manifests with
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
+from reconciler.discovery import Discovery, discover
 from reconciler.errors import WorkspaceError
+from reconciler.file_reads import FileRefused, describe_size, limit_text, read_regular_file
 from reconciler.suggestions import did_you_mean
 from reconciler.yaml_with_lines import NESTED_TOO_DEEPLY, StrictLoader, line_of, nesting_line, yaml_error_line
 
@@ -23,6 +27,7 @@ SETTINGS_FILE = "authctl.yaml"
 DATA_DIR = ".authctl"
 SKIPPED_DIRS = frozenset({".venv", "venv", "__pycache__", "node_modules"})
 MANIFEST_SUFFIXES = (".yaml", ".yml")
+MAX_SETTINGS_BYTES = 4 * 1024 * 1024  # like a manifest file (reconciler.manifest.loader.MAX_FILE_BYTES)
 
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -32,10 +37,17 @@ class _Strict(BaseModel):
 
 
 class EnvironmentSettings(_Strict):
-    """One environment (``--env NAME``): variables for Jinja2 rendering."""
+    """One environment (``--env NAME``): variables for Jinja2 rendering, and its own platform and state.
+
+    An environment with its own ``state`` (and ``backend``) cannot touch another's objects;
+    environments that share a state store are refused when they alternate (the state
+    records the environment it was applied with).
+    """
 
     vars: dict[str, Any] = Field(default_factory=dict)
     description: str = ""
+    backend: BackendSettings | None = None
+    state: StateSettings | None = None
 
 
 class BackendSettings(_Strict):
@@ -44,9 +56,24 @@ class BackendSettings(_Strict):
     kind: Literal["local", "lytics"] = "local"
     path: str = f"{DATA_DIR}/platform.db"  # local: file path or SQLAlchemy URL
     url: str | None = None  # lytics: base URL, e.g. http://127.0.0.1:8765
-    token_env: str = "LYTICS_API_TOKEN"  # lytics: env var holding the API token
+    # lytics: the NAME of the env var holding the API token (a pasted token here is refused, never echoed)
+    token_env: str = "LYTICS_API_TOKEN"
     account_id: str | None = None
     mode: Literal["guarded", "cascade"] = "guarded"  # local: how deletes behave
+
+    @field_validator("path")
+    @classmethod
+    def _a_lasting_database(cls, value: str) -> str:
+        return check_database_location(value)
+
+    @field_validator("token_env")
+    @classmethod
+    def _a_variable_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", value):
+            raise PydanticCustomError("env_name", "must be the name of an environment variable (letters, digits "
+                                                  "and _, not starting with a digit, at most 128); the value is "
+                                                  "not shown in case it is the token itself")
+        return value
 
 
 class StateSettings(_Strict):
@@ -54,15 +81,90 @@ class StateSettings(_Strict):
 
     url: str = f"{DATA_DIR}/state.db"
 
+    @field_validator("url")
+    @classmethod
+    def _a_lasting_database(cls, value: str) -> str:
+        return check_database_location(value)
+
+
+MAX_EXPIRY_WARNING_DAYS = 3650  # ten years; far beyond, "now + days" overflows a date
+
 
 class PolicySettings(_Strict):
     """Knobs for warnings and guards."""
 
-    expiry_warning_days: int = Field(default=14, ge=0)
+    expiry_warning_days: int = 14
+
+    @field_validator("expiry_warning_days")
+    @classmethod
+    def _at_most_ten_years(cls, value: int) -> int:
+        if not 0 <= value <= MAX_EXPIRY_WARNING_DAYS:
+            digits = len(str(abs(value)))
+            shown = str(value) if digits <= 20 else f"a {digits}-digit number"
+            raise PydanticCustomError("expiry_warning_days_range",
+                                      "must be a number of days from 0 to {max} (ten years), not {shown}",
+                                      {"max": MAX_EXPIRY_WARNING_DAYS, "shown": shown})
+        return value
+
+
+SUPPORTED_DATABASES = ("supported: a file path (SQLite), sqlite:///PATH, "
+                       "postgresql+psycopg://USER:PASSWORD@HOST/DB")
+# database -> the drivers authctl works with, and the module each needs (``+driver`` in a URL)
+_DRIVERS = {"sqlite": {"pysqlite": "sqlite3"}, "postgresql": {"psycopg": "psycopg", "psycopg2": "psycopg2"}}
+
+
+def check_database_location(value: str) -> str:
+    """``state.url`` / ``backend.path``: a file path or a URL of a database authctl supports, and a lasting one.
+
+    Checked when authctl.yaml is read, so the error names the setting and its line; only
+    the scheme is ever echoed (a URL may hold a password). Without importing SQLAlchemy.
+    """
+    text = value.strip()
+    if not text:
+        raise PydanticCustomError("database_location", "is empty ({supported})", {"supported": SUPPORTED_DATABASES})
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        if text == ":memory:":
+            raise _in_memory()
+        return value
+    database, _, driver = scheme.lower().partition("+")
+    if database not in _DRIVERS:
+        raise PydanticCustomError("database_location", "{scheme}:// is not a supported database ({supported})",
+                                  {"scheme": scheme, "supported": SUPPORTED_DATABASES})
+    if driver and driver not in _DRIVERS[database]:
+        raise PydanticCustomError("database_location", "the database driver '{driver}' is not supported ({supported})",
+                                  {"driver": driver, "supported": SUPPORTED_DATABASES})
+    if driver:
+        import importlib.util
+
+        if importlib.util.find_spec(_DRIVERS[database][driver]) is None:
+            raise PydanticCustomError(
+                "database_location", "the database driver '{driver}' is not installed; install it, or use "
+                "postgresql+psycopg:// (pip install 'authctl[postgres]')", {"driver": driver})
+    location, _, query = rest.partition("?")
+    if database == "sqlite" and (location in ("", "/") or location.endswith(":memory:") or "mode=memory" in query):
+        raise _in_memory()
+    return value
+
+
+def _in_memory() -> PydanticCustomError:
+    return PydanticCustomError(
+        "database_location", "an in-memory database would forget everything between runs (what authctl manages, "
+        "and the key it fingerprints secrets with); give a file path or a PostgreSQL URL ({supported})",
+        {"supported": SUPPORTED_DATABASES})
 
 
 class Settings(_Strict):
-    """The whole of ``authctl.yaml``."""
+    """The whole of ``authctl.yaml``.
+
+    ``secret_dirs`` lists the folders outside the workspace that ``{file: PATH}``
+    credentials may read, e.g. ``[/run/secrets]`` where CI or an orchestrator mounts
+    secrets; relative entries are under the workspace root. Without it a secret file must
+    be inside the workspace (after following symbolic links, and not under ``.authctl`` or
+    ``.git``): a manifest from a pull request must not be able to upload
+    ``/proc/self/environ`` or ``~/.ssh/id_rsa`` as a credential
+    (reconciler/manifest/secret_files.py has the rules).
+    """
 
     version: Literal[1] = 1
     name: str | None = None
@@ -73,6 +175,34 @@ class Settings(_Strict):
     backend: BackendSettings = Field(default_factory=BackendSettings)
     state: StateSettings = Field(default_factory=StateSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    secret_dirs: list[str] = Field(default_factory=list)  # see the class docstring
+
+
+@dataclass(frozen=True)
+class WorkspaceIdentity:
+    """Who may use a state store: a workspace (by name, or by folder when unnamed) and an environment.
+
+    The state records it at first use. Any other identity is refused, because a plan
+    against another workspace's (or environment's) state sees that workspace's objects
+    as "no longer in the manifests" and deletes or replaces them. ``root`` is compared
+    only for unnamed workspaces (a named one may be checked out anywhere, as CI does);
+    ``None`` means "not known" and is neither compared nor recorded.
+    """
+
+    name: str | None
+    root: str | None = None
+    environment: str | None = None
+
+    def describe(self) -> str:
+        who = f"workspace {self.name!r}" if self.name else f"the unnamed workspace at {self.root or '(unknown)'}"
+        return f"{who}, environment {self.environment!r}" if self.environment else who
+
+    def meta_rows(self) -> dict[str, str]:
+        """The ``state_meta`` rows that record this identity."""
+        rows = {"workspace": self.name or "", "environment": self.environment or ""}
+        if self.root is not None:
+            rows["workspace_root"] = self.root
+        return rows
 
 
 @dataclass(frozen=True)
@@ -86,6 +216,22 @@ class Workspace:
     @property
     def settings_path(self) -> Path:
         return self.root / SETTINGS_FILE
+
+    @property
+    def backend(self) -> BackendSettings:
+        """The platform this run talks to: the environment's own, else the workspace's."""
+        own = self.settings.environments[self.environment].backend if self.environment else None
+        return own or self.settings.backend
+
+    @property
+    def state(self) -> StateSettings:
+        """The state store this run uses: the environment's own, else the workspace's."""
+        own = self.settings.environments[self.environment].state if self.environment else None
+        return own or self.settings.state
+
+    def identity(self) -> WorkspaceIdentity:
+        """What the state store records and checks: the name (or, unnamed, the folder) and environment."""
+        return WorkspaceIdentity(self.settings.name, str(self.root), self.environment)
 
     @property
     def data_dir(self) -> Path:
@@ -102,6 +248,10 @@ class Workspace:
     def provider_dirs(self) -> list[Path]:
         return [self.resolve_path(p) for p in self.settings.providers]
 
+    def secret_dirs(self) -> tuple[Path, ...]:
+        """The folders besides the workspace that ``{file: PATH}`` credentials may read (``secret_dirs``)."""
+        return tuple(self.resolve_path(p) for p in self.settings.secret_dirs)
+
     def resolve_path(self, value: str) -> Path:
         path = Path(os.path.expanduser(value))
         return path if path.is_absolute() else self.root / path
@@ -114,28 +264,23 @@ class Workspace:
         return f"sqlite:///{path}"
 
     def manifest_files(self) -> list[Path]:
-        """Every ``*.yaml``/``*.yml`` below the root, skipping dot-folders, .venv and the
-        workspace's own provider folders (``providers:`` in authctl.yaml hold catalog files).
+        """Every manifest file (see :meth:`discover_manifests`); raises WorkspaceError when
+        something could not be looked at, so that no caller can miss a folder silently."""
+        found = self.discover_manifests()
+        if found.problems:
+            raise WorkspaceError("\n".join(f"{p.display}: {p.message}" for p in found.problems))
+        return found.files
 
-        Sorted by relative path so that every command sees the same order.
+    def discover_manifests(self) -> Discovery:
+        """Every ``*.yaml``/``*.yml`` below the root and every entry that could not be looked at.
+
+        Skips dot-entries, .venv/venv/__pycache__/node_modules, the workspace's own provider
+        folders (``providers:`` in authctl.yaml hold catalog files) and authctl.yaml itself;
+        follows symbolic links to files and folders, each file once (reconciler/discovery.py
+        has the rules). Files are sorted by relative path so that every command sees the same order.
         """
-        found: list[Path] = []
-        provider_dirs = {os.path.normpath(p) for p in self.provider_dirs()}
-        for directory, subdirs, files in os.walk(self.root):
-            subdirs[:] = sorted(
-                d for d in subdirs
-                if not d.startswith(".") and d not in SKIPPED_DIRS
-                and os.path.normpath(os.path.join(directory, d)) not in provider_dirs
-            )
-            base = Path(directory)
-            for name in files:
-                if name.endswith(MANIFEST_SUFFIXES) and not name.startswith("."):
-                    path = base / name
-                    if path == self.settings_path:
-                        continue
-                    found.append(path)
-        found.sort(key=lambda p: p.relative_to(self.root).as_posix())
-        return found
+        return discover(self.root, suffixes=MANIFEST_SUFFIXES, skipped_names=SKIPPED_DIRS,
+                        excluded_dirs=self.provider_dirs(), excluded_files=(SETTINGS_FILE,))
 
     def display_path(self, path: Path) -> str:
         """The path as users should read it: relative to the root when inside it."""
@@ -154,7 +299,7 @@ def load_workspace(root: Path | str, environment: str | None = None) -> Workspac
     if not root.is_dir():
         raise WorkspaceError(f"{root}: workspace folder not found")
     settings_path = root / SETTINGS_FILE
-    if not settings_path.is_file():
+    if not settings_path.exists():
         raise WorkspaceError(
             f"{root} is not an authctl workspace: {SETTINGS_FILE} not found",
             hint="create authctl.yaml (it may be empty) or pass --workspace DIR",
@@ -169,11 +314,15 @@ def load_workspace(root: Path | str, environment: str | None = None) -> Workspac
 
 def _read_settings(path: Path) -> Settings:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular_file(path, MAX_SETTINGS_BYTES).decode("utf-8")
     except UnicodeDecodeError as exc:
         line = exc.object[:exc.start].count(b"\n") + 1
         raise WorkspaceError(f"{path.name}:{line}: not UTF-8 text (invalid byte 0x{exc.object[exc.start]:02x}); "
                              "save the file as UTF-8") from None
+    except FileRefused as exc:
+        reason = (f"{describe_size(exc.size, MAX_SETTINGS_BYTES)}; settings are limited to "
+                  f"{limit_text(MAX_SETTINGS_BYTES)}" if exc.too_large else exc.reason)
+        raise WorkspaceError(f"{path.name}: cannot read: {reason}") from None
     except OSError as exc:
         raise WorkspaceError(f"{path.name}: cannot read: {exc.strerror}") from None
     try:
@@ -184,8 +333,8 @@ def _read_settings(path: Path) -> Settings:
         raise WorkspaceError(f"{path.name}:{line}: invalid YAML: {problem}") from None
     except RecursionError:
         raise WorkspaceError(f"{path.name}:{nesting_line(text)}: invalid YAML: {NESTED_TOO_DEEPLY}") from None
-    except ValueError as exc:  # e.g. an integer longer than Python's 4300-digit limit
-        raise WorkspaceError(f"{path.name}: invalid YAML: {exc}") from None
+    except ValueError:  # a value PyYAML could not build outside StrictLoader's checks: never quote it
+        raise WorkspaceError(f"{path.name}: invalid YAML: a value cannot be read") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -20,13 +20,15 @@ from reconciler.errors import AuthctlError, ExitCode
 # is imported when it runs: importing them all (SQLAlchemy, deepdiff, the platform, ...)
 # would add half a second to every `authctl validate`. A command missing from the table
 # still works, only slower: an unknown name loads every module (so does `--help`).
-_COMMAND_MODULES = ("manifest_commands", "plan_command", "apply_commands", "view_commands", "platform_commands")
+_COMMAND_MODULES = ("manifest_commands", "plan_command", "apply_commands", "view_commands", "platform_commands",
+                    "state_commands")
 _MODULE_OF = {
     "validate": "manifest_commands", "providers": "manifest_commands", "schema": "manifest_commands",
     "plan": "plan_command",
     "apply": "apply_commands", "force-unlock": "apply_commands",
     "status": "view_commands", "show": "view_commands",
     "platform": "platform_commands",
+    "import": "state_commands", "state": "state_commands",
 }
 
 

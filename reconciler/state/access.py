@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from reconciler.db import sqlite_path
+from reconciler.db import existing_database_file, sqlite_path
+from reconciler.errors import StateError
 from reconciler.state.records import ManagedIndex, StateMeta
 from reconciler.vocabulary import Access
 
@@ -33,27 +35,36 @@ def open_state_store(workspace: Workspace, access: Access) -> StateStore | State
     leave a new state file behind), an existing one is read without SQLAlchemy, and any
     other database gets the full store.
     """
-    url = workspace.resolve_url(workspace.settings.state.url)
+    url = workspace.resolve_url(workspace.state.url)
     path = sqlite_path(url)
+    exists = path is not None and _existing_state_file(workspace, path, url)
     if access is Access.READ and path is not None:
-        if not path.exists():
+        if not exists:
             return None
         from reconciler.state.sqlite_reader import SqliteStateReader
 
-        reader = SqliteStateReader.open(path, url, workspace.settings.name)
+        reader = SqliteStateReader.open(path, url, workspace.identity())
         if reader is not None:
             return reader
     from reconciler.state.store import StateStore
 
-    return StateStore.open(url, workspace=workspace.settings.name)
+    return StateStore.open(url, workspace=workspace.identity())
 
 
 def open_existing_state_store(workspace: Workspace) -> StateStore | None:
     """The full store when one exists (force-unlock must not create one); None for a missing SQLite file."""
-    url = workspace.resolve_url(workspace.settings.state.url)
+    url = workspace.resolve_url(workspace.state.url)
     path = sqlite_path(url)
-    if path is not None and not path.exists():
+    if path is not None and not _existing_state_file(workspace, path, url):
         return None
     from reconciler.state.store import StateStore
 
-    return StateStore.open(url, workspace=workspace.settings.name)
+    return StateStore.open(url, workspace=workspace.identity())
+
+
+def _existing_state_file(workspace: Workspace, path: Path, url: str) -> bool:
+    """Whether the state's SQLite file exists; a directory there, or a folder that cannot be entered, is an error."""
+    env = workspace.environment
+    own = env is not None and getattr(workspace.settings.environments[env], "state", None) is not None
+    return existing_database_file(path, url, what="the state store", example=".authctl/state.db",
+                                  setting=f"environments.{env}.state.url" if own else "state.url", error=StateError)

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reconciler.errors import LineageMismatchError, SchemaVersionError
+from reconciler.errors import EnvironmentMismatchError, LineageMismatchError, SchemaVersionError, StateError
 from reconciler.vocabulary import JournalOp, JournalPhase, ObjectKind
+from reconciler.workspace import WorkspaceIdentity
 
 # The state database layout this authctl writes (state_meta.schema_version).
 SCHEMA_VERSION = 1
@@ -69,19 +70,63 @@ class StateMeta:
         return cls(rows["lineage"], int(rows["serial"]), rows.get("workspace") or None, int(rows["schema_version"]))
 
 
-def check_state_meta(rows: dict[str, str], where: str, workspace: str | None) -> None:
-    """Refuse a state store written by a newer authctl or belonging to another workspace."""
+def recorded_identity(rows: dict[str, str]) -> WorkspaceIdentity:
+    return WorkspaceIdentity(rows.get("workspace") or None, rows.get("workspace_root") or None,
+                             rows.get("environment") or None)
+
+
+CLAIM_HINT = ("if this workspace should take the state over on purpose (a renamed or moved workspace), "
+              "run `authctl state claim`")
+
+
+def check_state_meta(rows: dict[str, str], where: str, identity: WorkspaceIdentity | str | None) -> None:
+    """Refuse a state store written by a newer authctl, or recorded for another workspace or environment.
+
+    ``identity`` None skips the identity checks (tools and tests that open a store by URL);
+    a plain string is a workspace name with no folder or environment to compare.
+    """
     version = int(rows.get("schema_version", "0"))
     if version > SCHEMA_VERSION:
         raise SchemaVersionError(
             f"the state store {where} was written by a newer authctl "
             f"(state schema {version}, this one knows {SCHEMA_VERSION}); upgrade authctl")
-    recorded = rows.get("workspace") or None
-    if workspace and recorded and recorded != workspace:
+    if identity is None:
+        return
+    if isinstance(identity, str):
+        identity = WorkspaceIdentity(identity)
+    recorded = recorded_identity(rows)
+    other_workspace = recorded.name != identity.name or (
+        identity.name is None and None not in (recorded.root, identity.root) and recorded.root != identity.root)
+    if other_workspace:
         raise LineageMismatchError(
-            f"the state store {where} belongs to workspace {recorded!r} "
-            f"(lineage {rows.get('lineage')}), not {workspace!r}; point state.url at this "
-            "workspace's own store")
+            f"the state store {where} belongs to {_workspace_words(recorded)} (lineage {rows.get('lineage')}), "
+            f"not to {_workspace_words(identity)}; refusing to use it, because planning one workspace against "
+            "another's state deletes that workspace's objects",
+            hint="point state.url (and backend) at this workspace's own store; " + CLAIM_HINT)
+    if "environment" in rows and (recorded.environment or None) != (identity.environment or None):
+        raise EnvironmentMismatchError(
+            f"the state store {where} was applied with environment {_env_words(recorded.environment)}, "
+            f"and this run uses {_env_words(identity.environment)}; refusing, because one environment's plan "
+            "against another's state replaces every object that differs",
+            hint=_environment_hint(recorded.environment))
+
+
+def _environment_hint(recorded: str | None) -> str:
+    ways = [f"run with --env {recorded}"] if recorded else []
+    ways.append("give each environment its own state and backend (environments.NAME.state and "
+                "environments.NAME.backend in authctl.yaml)")
+    return "; or ".join(ways) + "; to move this state to the environment of this run on purpose, " \
+        "run `authctl state claim`"
+
+
+def _workspace_words(identity: WorkspaceIdentity) -> str:
+    if identity.name:
+        return f"workspace {identity.name!r}"
+    return f"the unnamed workspace at {identity.root}" if identity.root else "an unnamed workspace"
+
+
+def _env_words(environment: str | None) -> str:
+    return repr(environment) if environment else "no environment"
 
 
 def hmac_key_of(rows: dict[str, str]) -> bytes:
@@ -101,9 +146,19 @@ def managed_index(rows: Iterable[tuple[Any, ...]], when: Callable[[Any], Any]) -
     JSON most rows hold is not parsed.
     """
     kinds = {k.value: k for k in ObjectKind}
-    return {(kinds[kind], name): ManagedObject(kinds[kind], name, live_id, _json_dict(fingerprints), when(at),
-                                               _json_dict(applied))
-            for kind, name, live_id, fingerprints, applied, at in rows}
+    rows = list(rows)
+    try:
+        return {(kinds[kind], name): ManagedObject(kinds[kind], name, live_id, _json_dict(fingerprints), when(at),
+                                                   _json_dict(applied))
+                for kind, name, live_id, fingerprints, applied, at in rows}
+    except (KeyError, ValueError, TypeError):  # the fast path failed: find the row and say which it is
+        for kind, name, _, fingerprints, applied, at in rows:
+            try:
+                kinds[kind], _json_dict(fingerprints), _json_dict(applied), when(at)
+            except (KeyError, ValueError, TypeError):
+                raise StateError(f"the state store holds a damaged record for {str(kind)[:40]!r}/{str(name)[:80]!r}; "
+                                 "restore the state store from a backup") from None
+        raise
 
 
 # Every managed object, keyed by (kind, manifest name): what the planner and the views read.

@@ -10,12 +10,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from reconciler.clock import utc_from_sqlite_text
-from reconciler.db import SqliteReadConnection
+from reconciler.db import SqliteReadConnection, describe_failure
 from reconciler.errors import StateError
-from reconciler.state.records import ManagedIndex, StateMeta, check_state_meta, hmac_key_of, managed_index
+from reconciler.state.records import (
+    ManagedIndex,
+    StateMeta,
+    WorkspaceIdentity,
+    check_state_meta,
+    hmac_key_of,
+    managed_index,
+)
 
 _META_SQL = "SELECT key, value FROM state_meta"
 _MANAGED_SQL = "SELECT kind, name, live_id, fingerprints, applied, applied_at FROM managed_objects"
+_HAS_META_SQL = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'state_meta'"
 
 
 class SqliteStateReader:
@@ -25,19 +33,21 @@ class SqliteStateReader:
         self._conn = conn
 
     @classmethod
-    def open(cls, path: Path, where: str, workspace: str | None) -> SqliteStateReader | None:
+    def open(cls, path: Path, where: str, workspace: WorkspaceIdentity | str | None) -> SqliteStateReader | None:
         """The reader, or None when the file holds no state tables yet (the full store decides then)."""
-        conn = SqliteReadConnection(path, lambda text: StateError(f"the state store {where} cannot be read: {text}"))
+        conn = SqliteReadConnection(
+            path, lambda exc: StateError(describe_failure("the state store", where, exc, read_only=True)))
         reader = cls(conn)
         try:
+            # A corrupt or unreadable file is reported as such here; only a file without
+            # state tables yet goes to the full store (which creates them).
+            if conn.read(lambda c: c.execute(_HAS_META_SQL).fetchone()) is None:
+                conn.close()
+                return None
             rows = reader._meta_rows()
-        except StateError:
-            conn.close()
-            return None
-        if "lineage" not in rows or "hmac_key" not in rows:
-            conn.close()
-            return None
-        try:
+            if "lineage" not in rows or "hmac_key" not in rows:
+                conn.close()
+                return None
             check_state_meta(rows, where, workspace)
         except BaseException:
             conn.close()

@@ -36,10 +36,10 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from reconciler.clock import as_utc, utc_from_sqlite_text, utc_now
-from reconciler.db import Database, initialise_with_retry, redact_url
+from reconciler.db import Database, describe_failure, initialise_with_retry, redact_url
 from reconciler.errors import LockHeldError, StateError
 from reconciler.vocabulary import JournalOp, JournalPhase, ObjectKind
 from reconciler.state.records import (
@@ -49,7 +49,9 @@ from reconciler.state.records import (
     ManagedIndex,
     ManagedObject,
     StateMeta,
+    WorkspaceIdentity,
     check_state_meta,
+    recorded_identity,
     hmac_key_of,
     managed_index,
 )
@@ -106,19 +108,20 @@ class StateStore:
         self.url = url
         self._db = Database(url, self._failure)
 
-    def _failure(self, exc: OperationalError, read_only: bool) -> StateError:
-        text = str(exc.orig)
-        if read_only:
-            return StateError(f"the state store {redact_url(self.url)} cannot be read: {text}")
-        why = "is locked by another process; try again" if "locked" in text else f"cannot be used: {text}"
-        return StateError(f"the state store {redact_url(self.url)} {why}")
+    def _failure(self, exc: Exception, read_only: bool) -> StateError:
+        """A driver's failure (locked, corrupt, read-only, unreachable) as one sentence naming the store."""
+        return StateError(describe_failure("the state store", self.url, exc, read_only=read_only))
 
     def __repr__(self) -> str:
         return f"StateStore({redact_url(self.url)!r})"
 
     @classmethod
-    def open(cls, url: str, *, workspace: str | None = None) -> StateStore:
-        """Open or create the store; refuses a newer schema or another workspace's state."""
+    def open(cls, url: str, *, workspace: WorkspaceIdentity | str | None = None) -> StateStore:
+        """Open or create the store; refuses a newer schema, or another workspace's or environment's state.
+
+        ``workspace`` is the identity recorded at creation and checked on every open
+        (a string is a bare workspace name; None skips the check).
+        """
         store = cls(url)
         try:
             initialise_with_retry(lambda: store._initialise(workspace))
@@ -127,25 +130,60 @@ class StateStore:
             raise
         return store
 
-    def _initialise(self, workspace: str | None) -> None:
+    def _initialise(self, workspace: WorkspaceIdentity | str | None) -> None:
+        identity = WorkspaceIdentity(workspace) if isinstance(workspace, str) else workspace
         try:
             with self._db.write() as conn:
                 if _meta.name in inspect(conn).get_table_names():
-                    check_state_meta(self._meta_rows(conn), redact_url(self.url), workspace)
+                    check_state_meta(self._meta_rows(conn), redact_url(self.url), identity)
                     return
                 _md.create_all(conn)
+                recorded = identity.meta_rows() if identity is not None else {"workspace": ""}
                 conn.execute(insert(_meta), [
                     {"key": "schema_version", "value": str(SCHEMA_VERSION)},
                     {"key": "lineage", "value": str(uuid.uuid4())},
                     {"key": "serial", "value": "0"},
-                    {"key": "workspace", "value": workspace or ""},
                     {"key": "hmac_key", "value": base64.b64encode(secrets.token_bytes(32)).decode()},
+                    *({"key": k, "value": v} for k, v in recorded.items()),
                 ])
         except SQLAlchemyError as exc:
             if isinstance(exc, IntegrityError):
                 raise
             raise StateError(f"the state store {redact_url(self.url)} cannot be used: "
                              f"{getattr(exc, 'orig', exc)}") from None
+
+    def record_identity(self, identity: WorkspaceIdentity) -> None:
+        """Record what a state made by an older authctl does not know yet (its folder, its environment).
+
+        Apply calls this under the lock; open has already checked what is recorded.
+        """
+        with self._db.write() as conn:
+            rows = self._meta_rows(conn)
+            missing = {k: v for k, v in identity.meta_rows().items() if k not in rows}
+            if missing:
+                conn.execute(insert(_meta), [{"key": k, "value": v} for k, v in missing.items()])
+
+    def claim(self, identity: WorkspaceIdentity, *, holder: str, lock_timeout: float = 0.0) -> WorkspaceIdentity:
+        """Record ``identity`` as this state's owner on purpose (``authctl state claim``); returns the previous one.
+
+        Under the apply lock and journaled, like every other state change.
+        """
+        lock = self.acquire_lock("claim", holder=holder, timeout=lock_timeout)
+        try:
+            with self._db.write() as conn:
+                rows = self._meta_rows(conn)
+                previous = recorded_identity(rows)
+                for key, value in identity.meta_rows().items():
+                    if key in rows:
+                        conn.execute(update(_meta).where(_meta.c.key == key).values(value=value))
+                    else:
+                        conn.execute(insert(_meta).values(key=key, value=value))
+            operation_id = str(uuid.uuid4())
+            detail = {"from": previous.describe(), "to": identity.describe()}
+            self.record(operation_id, "state", JournalOp.CLAIM, JournalPhase.DONE, detail)
+            return previous
+        finally:
+            self.release_lock(lock.lock_id)
 
     @staticmethod
     def _meta_rows(conn: Connection) -> dict[str, str]:
@@ -158,6 +196,11 @@ class StateStore:
     def meta(self) -> StateMeta:
         with self._db.read() as conn:
             return StateMeta.from_rows(self._meta_rows(conn))
+
+    def meta_rows(self) -> dict[str, str]:
+        """Every ``state_meta`` row but the HMAC key (for ``authctl state show``)."""
+        with self._db.read() as conn:
+            return {k: v for k, v in self._meta_rows(conn).items() if k != "hmac_key"}
 
     def hmac_key(self) -> bytes:
         """The key for fingerprints; generated once per state, never printed."""
@@ -335,10 +378,33 @@ class StateStore:
             self.record(operation_id, obj.address, reason, JournalPhase.INTENT, {"live_id": obj.live_id})
             self.record(operation_id, obj.address, reason, JournalPhase.DONE, {"live_id": obj.live_id},
                         puts=(obj,))
+            # An interrupted create of this address is settled by the adoption: it was ours.
+            self._close_create_intents(obj.address, JournalPhase.ADOPTED,
+                                       {"live_id": obj.live_id, "by": operation_id, "note": reason.value})
             self.bump_serial()
             return operation_id
         finally:
             self.release_lock(lock.lock_id)
+
+    def settle_not_created(self, address: str, *, holder: str, lock_timeout: float = 0.0) -> int:
+        """A person says an interrupted create of ``address`` made nothing of authctl's (``authctl state settle``).
+
+        Closes its open create intents, under the lock and journaled; the next apply then
+        creates the object itself. Returns how many intents were closed.
+        """
+        lock = self.acquire_lock(JournalOp.SETTLE.value, holder=holder, timeout=lock_timeout)
+        try:
+            return self._close_create_intents(address, JournalPhase.RECOVERED,
+                                              {"note": "a person settled it as not created by authctl",
+                                               "by": holder})
+        finally:
+            self.release_lock(lock.lock_id)
+
+    def _close_create_intents(self, address: str, phase: JournalPhase, detail: dict[str, Any]) -> int:
+        open_creates = [e for e in self.pending_intents() if e.address == address and e.action.creates]
+        for entry in open_creates:
+            self.record(entry.apply_id, entry.address, entry.action, phase, detail)
+        return len(open_creates)
 
 
 def _journal_entry(row: Any) -> JournalEntry:

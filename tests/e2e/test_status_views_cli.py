@@ -94,7 +94,8 @@ class Demo:
 
     def manage(self, **names: str) -> None:
         """Record manifest name -> live id in the workspace's state store."""
-        store = StateStore.open(f"sqlite:///{self.root / '.authctl' / 'state.db'}")
+        workspace = load_workspace(self.root)  # the state records whose it is, as apply would
+        store = StateStore.open(f"sqlite:///{self.root / '.authctl' / 'state.db'}", workspace=workspace.identity())
         try:
             for name, live_id in names.items():
                 kind = "Job" if live_id in self.jobs.values() else "Authorization"
