@@ -2,7 +2,8 @@
 
 The order matters and is the whole safety story:
 
-1. take the state lock (one apply at a time; a dead holder on this host is taken over);
+1. take the state lock (one apply at a time; a dead holder on this host is taken over) and
+   record the workspace and environment in a state that does not know them yet;
 2. settle any half-recorded calls of a killed apply (recovery.py), so nothing is duplicated;
 3. plan against a fresh snapshot; a saved plan must still hold object by object;
 4. resolve every secret the plan needs before the first change (missing -> nothing changes);
@@ -66,8 +67,9 @@ def prepare(session: Session, options: ApplyOptions, saved: Plan | None = None) 
     lock = state.acquire_lock("apply", holder=options.holder, timeout=options.lock_timeout)
     apply_id = str(uuid.uuid4())
     try:
+        state.record_identity(session.workspace.identity())
         snapshot = session.backend.snapshot()
-        recovered = recover(state, snapshot, apply_id)
+        recovered = recover(state, session.backend, snapshot, apply_id)
         session.refresh_meta()
         plan = session.plan(snapshot)
         if saved is not None:

@@ -22,8 +22,8 @@ from reconciler.apply.results import ResultCode, StepResult
 from reconciler.backends.base import AuthorizationRequest, Backend, JobRequest
 from reconciler.catalog import Catalog
 from reconciler.clock import utc_now
-from reconciler.errors import BackendError, DependencyNotReadyError, TemporaryBackendError
-from reconciler.live import Snapshot
+from reconciler.errors import BackendError, DeleteRefusedError, DependencyNotReadyError, TemporaryBackendError
+from reconciler.live import Reference, Snapshot
 from reconciler.manifest.fingerprints import AuthFingerprints
 from reconciler.manifest.model import DesiredAuthorization, DesiredJob, DesiredState
 from reconciler.manifest.secrets import SecretValue
@@ -81,17 +81,31 @@ class ApplyContext:
                     if a.resource == AUTH and a.kind in (ActionKind.DELETE, ActionKind.REPLACE) and a.live_id}
         self.retiring_labels = {
             a.label.casefold(): a.id for a in self.snapshot.authorizations.values() if a.id in retiring}
+        # Labels that managed authorizations give up in this apply by a label edit (a swap of
+        # two labels is two such edits): whoever takes one waits on a temporary label.
+        relabeled = {a.live_id for a in self.plan.actions
+                     if a.resource == AUTH and a.kind is ActionKind.UPDATE and a.live_id
+                     and any(c.path == "label" for c in a.changes)}
+        self.released_labels = {
+            a.label.casefold(): a.id for a in self.snapshot.authorizations.values() if a.id in relabeled}
         self.live_labels = {a.label.casefold() for a in self.snapshot.authorizations.values()}
 
-    def temporary_label(self, label: str, holder: str) -> str:
-        """A label for a successor while ``holder`` still has the real one; never one already in use.
+    def label_holder(self, label: str, own_id: str | None = None, *, retiring: bool = True) -> str | None:
+        """The managed authorization holding ``label`` now that this apply relabels (or, with ``retiring``,
+        deletes), if any. A label edit waiting on a delete is already ordered after it by the plan."""
+        key = label.casefold()
+        holder = (self.retiring_labels.get(key) if retiring else None) or self.released_labels.get(key)
+        return holder if holder != own_id else None
+
+    def temporary_label(self, label: str, holder: str, why: str = "replacing") -> str:
+        """A label to use while ``holder`` still has the real one; never one already in use.
 
         A successor from an earlier replace whose old half is still blocked may carry
         ``"<label> (replacing <holder>)"`` already (a second rotation while the first waits).
         """
-        candidate, n = f"{label} (replacing {holder[:8]})", 2
+        candidate, n = f"{label} ({why} {holder[:8]})", 2
         while candidate.casefold() in self.live_labels:
-            candidate, n = f"{label} (replacing {holder[:8]}, {n})", n + 1
+            candidate, n = f"{label} ({why} {holder[:8]}, {n})", n + 1
         return candidate
 
 
@@ -154,7 +168,7 @@ class Operations:
         method = self.ctx.catalog.method(d.provider, d.method)
         replacing = action.live_id if action.kind is ActionKind.REPLACE else None
         label = d.label
-        holder = self.ctx.retiring_labels.get(d.label.casefold())
+        holder = self.ctx.label_holder(d.label)
         if holder is not None:
             label = self.ctx.temporary_label(d.label, holder)
         operation = JournalOp.REPLACE_CREATE if replacing else JournalOp.CREATE
@@ -182,17 +196,28 @@ class Operations:
                           live_id=live.id)
 
     def update_authorization(self, action: Action) -> StepResult:
+        """A label/description edit. A label another managed authorization gives up in this apply
+        (two swapping labels, or a chain) is taken through a temporary label, renamed at the end."""
         d = self.ctx.desired.authorizations[action.name]
         assert action.live_id is not None
-        self.intent(action.address, JournalOp.UPDATE, {"label": d.label})
+        label = d.label
+        holder = self.ctx.label_holder(d.label, action.live_id, retiring=False)
+        if holder is not None:
+            label = self.ctx.temporary_label(d.label, holder, why="relabeling from")
+        self.intent(action.address, JournalOp.UPDATE, {"label": label})
         live = self.call(lambda: self.ctx.backend.update_authorization(
-            action.live_id or "", label=d.label, description=d.description))
+            action.live_id or "", label=label, description=d.description))
         current = self.ctx.state.get(AUTH, d.name)
         puts = ()
         if current is not None:
-            applied = {**current.applied, "label": d.label, "description": d.description}
+            applied = {**current.applied, "label": label, "description": d.description}
             puts = (ManagedObject(AUTH, d.name, live.id, current.fingerprints, utc_now(), applied),)
         self.done(action.address, JournalOp.UPDATE, {"live_id": live.id}, puts=puts)
+        if label != d.label:
+            with self.ctx.lock:
+                self.ctx.renames[d.name] = (live.id, d.label)
+            return StepResult(action.address, "update", ResultCode.APPLIED,
+                              f"temporary label {label!r} until {holder} gives up {d.label!r}", live_id=live.id)
         return StepResult(action.address, "update", ResultCode.APPLIED, "label/description edited", live_id=live.id)
 
     def delete_authorization(self, action: Action) -> StepResult:
@@ -207,23 +232,59 @@ class Operations:
         return self._guarded_delete(action, JournalOp.REPLACE_DELETE, (DEPOSED, live_id))
 
     def _guarded_delete(self, action: Action, operation: JournalOp, state_key: tuple[ObjectKind, str]) -> StepResult:
-        """Re-read the references right before the delete; skip it if anything active uses it."""
+        """Re-read the references right before the delete; skip it if anything active uses it.
+
+        The journal intent is written *before* the re-check, so that nothing but the delete
+        call follows it: a job started after the re-check is the only thing that can slip
+        through, and only on a platform that deletes in cascade (Lytics stops such jobs).
+        After the delete the jobs that used the authorization are read again and any job
+        the platform stopped is reported (exit 3). A platform that refuses the delete
+        because of references is a BLOCKED delete, as our own re-check is.
+        """
         live_id = action.live_id or ""
         if action.forget_only:
             self.done(action.address, JournalOp.FORGET, {"live_id": live_id}, removes=(state_key,))
             return StepResult(action.address, JournalOp.FORGET.value, ResultCode.APPLIED,
                               "already gone; removed from state")
-        refs = [r for r in self.call(lambda: self.ctx.backend.references(live_id)) if r.active]
-        if refs:
-            names = "; ".join(f"{r.kind} {r.name} ({r.id}, {r.display_status})" for r in refs)
-            self.ctx.state.record(self.ctx.apply_id, action.address, operation, JournalPhase.BLOCKED,
-                                  {"references": names})
-            return StepResult(action.address, operation.value, ResultCode.BLOCKED,
-                              f"not deleted: still used by {names}", live_id=live_id)
         self.intent(action.address, operation, {"live_id": live_id, "state_key": list(state_key)})
-        self.call(lambda: self.ctx.backend.delete_authorization(live_id))
+        refs = self.call(lambda: self.ctx.backend.references(live_id))
+        active = [r for r in refs if r.active]
+        if active:
+            names = "; ".join(f"{r.kind} {r.name} ({r.id}, {r.display_status})" for r in active)
+            return self._blocked(action, operation, names, f"not deleted: still used by {names}")
+        try:
+            stopped = self.call(lambda: self.ctx.backend.delete_authorization(live_id))
+        except DeleteRefusedError as exc:
+            return self._blocked(action, operation, exc.message, f"not deleted: the platform refused: {exc.message}")
         self.done(action.address, operation, {"live_id": live_id}, removes=(state_key,))
+        stopped_jobs = self._stopped_jobs(stopped, refs)
+        if stopped_jobs:
+            self.ctx.state.record(self.ctx.apply_id, action.address, operation, JournalPhase.DISRUPTED,
+                                  {"live_id": live_id, "stopped_jobs": stopped_jobs})
+            return StepResult(action.address, operation.value, ResultCode.DISRUPTED,
+                              f"deleted {live_id}, and the platform stopped job(s) that started using it "
+                              f"after the re-check: {', '.join(stopped_jobs)}; resume them on another "
+                              "authorization", live_id=live_id)
         return StepResult(action.address, operation.value, ResultCode.APPLIED, f"deleted {live_id}", live_id=live_id)
+
+    def _blocked(self, action: Action, operation: JournalOp, references: str, message: str) -> StepResult:
+        """Close the delete's intent as BLOCKED: nothing was deleted."""
+        with self.ctx.lock:
+            self._open.pop(action.address, None)
+        self.ctx.state.record(self.ctx.apply_id, action.address, operation, JournalPhase.BLOCKED,
+                              {"references": references})
+        return StepResult(action.address, operation.value, ResultCode.BLOCKED, message, live_id=action.live_id)
+
+    def _stopped_jobs(self, reported: list[str], refs: list[Reference]) -> list[str]:
+        """Jobs the platform says it stopped, and jobs that used the authorization and are now stopped."""
+        stopped = set(reported)
+        for ref in refs:
+            if ref.kind != "job" or ref.id in stopped:
+                continue
+            job = self.call(lambda ref=ref: self.ctx.backend.get_job(ref.id))
+            if job is not None and job.status != ref.status and job.status in (JobStatus.KILLED, JobStatus.FAILED):
+                stopped.add(ref.id)
+        return sorted(stopped)
 
     def finalize_label(self, name: str) -> StepResult:
         """Give a successor its real label once the holder is gone."""

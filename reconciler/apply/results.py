@@ -14,6 +14,7 @@ class ResultCode(str, Enum):
     SKIPPED = "skipped"  # a dependency failed or waits for a person
     BLOCKED = "blocked"  # a delete refused because something still uses the authorization
     NEEDS_PERSON = "needs_person"  # reauthorize/login: only a person can do it
+    DISRUPTED = "disrupted"  # deleted, but the platform stopped jobs that started using it meanwhile (cascade)
 
     @property
     def ok(self) -> bool:
@@ -45,10 +46,11 @@ class ApplyReport:
         return all(r.code is ResultCode.APPLIED for r in self.results)
 
     def exit_code(self) -> ExitCode:
-        """OK converged; ERROR something failed; BLOCKED something blocked; CHANGES a person must act."""
+        """OK converged; ERROR something failed; BLOCKED something blocked (or a cascade stopped jobs);
+        CHANGES a person must act."""
         if self.count(ResultCode.FAILED):
             return ExitCode.ERROR
-        if self.count(ResultCode.BLOCKED):
+        if self.count(ResultCode.BLOCKED) or self.count(ResultCode.DISRUPTED):
             return ExitCode.BLOCKED
         if self.count(ResultCode.NEEDS_PERSON) or self.count(ResultCode.SKIPPED):
             return ExitCode.CHANGES
@@ -56,7 +58,7 @@ class ApplyReport:
 
     def summary_line(self) -> str:
         parts = [f"{self.count(ResultCode.APPLIED)} applied"]
-        for code in (ResultCode.BLOCKED, ResultCode.FAILED, ResultCode.SKIPPED, ResultCode.NEEDS_PERSON):
+        for code in (ResultCode.BLOCKED, ResultCode.DISRUPTED, ResultCode.FAILED, ResultCode.SKIPPED, ResultCode.NEEDS_PERSON):
             n = self.count(code)
             if n:
                 parts.append(f"{n} {code.value.replace('_', ' ')}")

@@ -31,7 +31,7 @@ def current_user() -> str:
 
 def open_backend(workspace: Workspace, catalog: Catalog, access: Access) -> Backend:
     """The workspace's backend; :attr:`Access.READ` for commands that must not create anything."""
-    settings = workspace.settings.backend
+    settings = workspace.backend
     if settings.kind == "local":
         from reconciler.backends.local import LocalBackend, open_local_platform
 

@@ -74,6 +74,10 @@ class Backend(Protocol):
 
     def find_job_by_marker(self, marker: str) -> LiveJob | None: ...
 
+    def get_job(self, job_id: str) -> LiveJob | None:
+        """One job as it is now; None when the platform does not know it."""
+        ...
+
     def request_counts(self, auth_id: str, now: datetime | None = None) -> RequestCounts | None: ...
 
     # -- authorizations --------------------------------------------------------------------------
@@ -85,7 +89,12 @@ class Backend(Protocol):
 
     def record_health(self, auth_id: str, result: HealthResult) -> LiveAuthorization: ...
 
-    def delete_authorization(self, auth_id: str) -> None: ...
+    def delete_authorization(self, auth_id: str) -> list[str]:
+        """Delete; returns the ids of jobs the platform says it stopped (a cascade), if it says.
+
+        Raises DeleteRefusedError when the platform refuses because something uses it.
+        """
+        ...
 
     # -- jobs ------------------------------------------------------------------------------------
     def create_job(self, request: JobRequest) -> LiveJob: ...

@@ -16,11 +16,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler.backends.base import AuthorizationRequest, JobRequest, Reauthorization
 from reconciler.catalog import Catalog
-from reconciler.db import sqlite_path
+from reconciler.db import existing_database_file, sqlite_path
 from reconciler.errors import (
     DatabaseError,
+    DeleteRefusedError,
+    NotFoundError,
     PermanentBackendError,
     PlatformError,
+    ReferencedError,
     TemporaryBackendError,
     WorkspaceError,
 )
@@ -78,6 +81,8 @@ def _translated() -> Iterator[None]:
         yield
     except DatabaseError as exc:
         raise TemporaryBackendError(exc.message, code="DATABASE") from None
+    except ReferencedError as exc:
+        raise DeleteRefusedError(exc.message, code=type(exc).__name__) from None
     except PlatformError as exc:
         raise PermanentBackendError(exc.message, code=type(exc).__name__) from None
     except Exception as exc:
@@ -160,8 +165,16 @@ class LocalBackend:
             token_expires_at=result.token_expires_at))
         return to_live_authorization(record)
 
-    def delete_authorization(self, auth_id: str) -> None:
-        self._call(lambda: self.platform.delete_authorization(auth_id))
+    def delete_authorization(self, auth_id: str) -> list[str]:
+        return [job.id for job in self._call(lambda: self.platform.delete_authorization(auth_id))]
+
+    def get_job(self, job_id: str) -> LiveJob | None:
+        try:
+            return to_live_job(self._call(lambda: self.platform.get_job(job_id)))
+        except PermanentBackendError as exc:
+            if exc.code == NotFoundError.__name__:
+                return None
+            raise
 
     def create_job(self, request: JobRequest) -> LiveJob:
         record = self._call(lambda: self.platform.create_job(
@@ -203,7 +216,7 @@ def open_local_platform(workspace: Workspace, catalog: Catalog, access: Access) 
     platform opened for reading is read without SQLAlchemy (``SqliteSnapshotReader``): the
     full platform opens only if the command needs more than a snapshot.
     """
-    settings = workspace.settings.backend
+    settings = workspace.backend
     if settings.kind != "local":
         raise WorkspaceError(f"authctl.yaml: backend.kind is {settings.kind!r}; "
                              "this command needs the embedded platform (backend.kind: local)")
@@ -216,13 +229,18 @@ def open_local_platform(workspace: Workspace, catalog: Catalog, access: Access) 
 
     url = workspace.resolve_url(settings.path)
     path = sqlite_path(url)
+    env = workspace.environment
+    own = env is not None and getattr(workspace.settings.environments[env], "backend", None) is not None
+    exists = path is not None and existing_database_file(
+        path, url, what="the platform database", example=f"{DATA_DIR}/platform.db", error=DatabaseError,
+        setting=f"environments.{env}.backend.path" if own else "backend.path")
 
     def open_full() -> Platform:
         from reconciler.platform import open_platform
 
         return open_platform(url, mode=settings.mode, workflow_rule=workflow_rule)
 
-    if access is Access.READ and path is not None and not path.exists():
+    if access is Access.READ and path is not None and not exists:
         if not path.resolve().is_relative_to(workspace.data_dir.resolve()):
             raise DatabaseError(f"the platform database {path} does not exist; check backend.path in "
                                 f"{workspace.settings_path.name} (apply creates it inside {DATA_DIR}/)")
@@ -238,7 +256,7 @@ def open_local_platform(workspace: Workspace, catalog: Catalog, access: Access) 
         from reconciler.platform.snapshot import SqliteSnapshotReader
 
         def verify_key(key_check: str) -> None:
-            Sealer(load_or_create_key(path.with_name(path.name + ".key"))).verify(key_check, url)
+            Sealer(load_or_create_key(path.with_name(path.name + ".key"), create=False)).verify(key_check, url)
 
         reader = SqliteSnapshotReader.open(path, url, verify_key, open_full)
         if reader is not None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from reconciler.apply import ApplyOptions, ApplyReport, ResultCode, StepResult, execute, prepare
 from reconciler.backends import current_user
@@ -15,16 +16,18 @@ from reconciler.cli import output
 from reconciler.cli.common import all_warnings_option, workspace_options
 from reconciler.errors import ExitCode, UsageError
 from reconciler.plan_file import read_plan_file
-from reconciler.render.plan_text import render_text
+from reconciler.render.escape import terminal_text
+from reconciler.render.plan_text import line, render_text
 from reconciler.session import open_session
 from reconciler.state.access import open_existing_state_store
 from reconciler.vocabulary import Access
 from reconciler.workspace import Workspace
 
 RESULT_STYLE = {ResultCode.APPLIED: "green", ResultCode.FAILED: "bold red", ResultCode.BLOCKED: "bold red",
-                ResultCode.SKIPPED: "yellow", ResultCode.NEEDS_PERSON: "cyan"}
+                ResultCode.SKIPPED: "yellow", ResultCode.NEEDS_PERSON: "cyan", ResultCode.DISRUPTED: "bold red"}
 RESULT_WORD = {ResultCode.APPLIED: "ok", ResultCode.FAILED: "FAILED", ResultCode.BLOCKED: "BLOCKED",
-               ResultCode.SKIPPED: "skipped", ResultCode.NEEDS_PERSON: "needs a person"}
+               ResultCode.SKIPPED: "skipped", ResultCode.NEEDS_PERSON: "needs a person",
+               ResultCode.DISRUPTED: "DELETED, JOBS STOPPED"}
 
 
 def parse_duration(text: str) -> float:
@@ -37,10 +40,11 @@ def parse_duration(text: str) -> float:
 
 
 def _line(index: int, total: int, result: StepResult) -> str:
+    """The step's line; the address and message may quote platform text, so it is escaped for the terminal."""
     word = RESULT_WORD[result.code]
     timing = f" ({result.seconds * 1000:.0f} ms)" if result.code is ResultCode.APPLIED else ""
     detail = f": {result.message}" if result.message and result.code is not ResultCode.APPLIED else ""
-    return f"[{index}/{total}] {result.operation} {result.address} ... {word}{timing}{detail}"
+    return terminal_text(f"[{index}/{total}] {result.operation} {result.address} ... {word}{timing}{detail}")
 
 
 class PlainHook:
@@ -53,7 +57,7 @@ class PlainHook:
         pass
 
     def on_step_done(self, index: int, total: int, result: StepResult) -> None:
-        output.print_lines(self.console, _line(index, total, result), style=RESULT_STYLE[result.code])
+        output.print_lines(self.console, Text(_line(index, total, result)), style=RESULT_STYLE[result.code])
 
     def on_finish(self, report: ApplyReport) -> None:
         pass
@@ -63,7 +67,7 @@ class ProgressHook:
     """A live progress bar on a terminal, with a line for anything that did not apply."""
 
     def __init__(self) -> None:
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        self.progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), console=output.stdout(), transient=False)
         self.task = None
 
@@ -73,9 +77,9 @@ class ProgressHook:
 
     def on_step_done(self, index: int, total: int, result: StepResult) -> None:
         self.progress.update(self.task, completed=index, total=total,
-                             description=f"{result.operation} {result.address}")
+                             description=terminal_text(f"{result.operation} {result.address}"))
         if result.code is not ResultCode.APPLIED:
-            self.progress.console.print(_line(index, total, result), style=RESULT_STYLE[result.code], markup=False)
+            self.progress.console.print(Text(_line(index, total, result)), style=RESULT_STYLE[result.code])
 
     def on_finish(self, report: ApplyReport) -> None:
         self.progress.update(self.task, description="Done")
@@ -110,7 +114,7 @@ def apply(plan_file: Path | None, workspace: Workspace, auto_approve: bool, para
         prepared = prepare(session, options, saved)
         try:
             for note in prepared.recovered:
-                console.print(f"Recovered from an interrupted apply: {note}", style="yellow", markup=False)
+                console.print(line(f"Recovered from an interrupted apply: {note}", style="yellow"))
             plan = prepared.plan
             if saved is None:  # (a saved plan was reviewed with its warnings)
                 output.print_diagnostics(output.stderr(), session.loaded.warnings, all_warnings=all_warnings)
@@ -139,11 +143,15 @@ def apply(plan_file: Path | None, workspace: Workspace, auto_approve: bool, para
     console.print(report.summary_line(), style=style, markup=False)
     for result in report.results:
         if result.code is ResultCode.NEEDS_PERSON:
-            console.print(f"  {result.address}: {result.message}", style="cyan", markup=False)
+            console.print(line(f"  {result.address}: {result.message}", style="cyan"))
     code = report.exit_code()
     if report.count(ResultCode.BLOCKED):
         console.print("Blocked deletes were skipped: the authorizations stay until the jobs or experiences "
                       "using them stop." + (" Exit code 3." if code is ExitCode.BLOCKED else ""), style="red", markup=False)
+    if report.count(ResultCode.DISRUPTED):
+        console.print("The platform deletes in cascade and stopped jobs that started using a deleted authorization "
+                      "after apply's last check (listed above); move them to another authorization and resume "
+                      "them. Exit code 3.", style="bold red", markup=False)
     if report.count(ResultCode.FAILED):
         console.print("Failed changes stopped only their own branch; run apply again once the cause is fixed. "
                       "Exit code 1.", style="red", markup=False)
@@ -162,7 +170,7 @@ def force_unlock(lock_id: str, workspace: Workspace) -> None:
         info = state.force_unlock(lock_id)
     finally:
         state.close()
-    output.stdout().print(f"Unlocked: removed the lock {info.describe()}.", markup=False)
+    output.stdout().print(line(f"Unlocked: removed the lock {info.describe()}."))
 
 
 COMMANDS = [apply, force_unlock]

@@ -14,7 +14,10 @@ then runs a new apply to completion and checks:
 - labels unique, no orphans (every live object is managed, except the outside ones,
   which are untouched), state consistent (every managed id is live, no deposed object,
   no open journal intent);
-- ``authctl plan --detailed-exitcode`` exits 0.
+- ``authctl plan --detailed-exitcode`` exits 0;
+- a job a person made in the UI with the same name and workflow as a job the killed
+  apply was creating (made just before the apply starts) is never adopted by recovery:
+  it stays unmanaged and untouched, and authctl's own job exists beside it.
 
 The delay is 0.05-1.5 s from the start of the process, or (three iterations in five on
 average) 0-0.2 s after the first progress line, so that kills also land in the middle
@@ -29,6 +32,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -161,24 +165,40 @@ class Model:
         return f"{kind} {len(items)}"
 
 
-def check_converged(root: Path, model: Model, outside: dict[str, str], context: str) -> World:
+def make_ui_twins(root: Path, job_names: list[str], auth_id: str) -> dict[str, str]:
+    """Jobs made in the platform's UI with the names (and workflow) of jobs authctl is about to create."""
+    platform = open_platform_of(root)
+    try:
+        return {platform.create_job(name=name, workflow="pinterest-capi-export", auth_ids=[auth_id]).id: name
+                for name in job_names}
+    finally:
+        platform.close()
+
+
+def check_converged(root: Path, model: Model, outside: dict[str, Any], context: str) -> World:
     world = read_world(root, with_secrets=True)
+    twins: dict[str, str] = outside["twins"]
     try:
         assert_state_consistent(world)
-        assert_no_duplicates(world)
-        assert_no_orphans(world, unmanaged_auths={outside["auth"]}, unmanaged_jobs={outside["job"]})
+        assert_no_duplicates(world, twin_names=list(twins.values()))
+        assert_no_orphans(world, unmanaged_auths={outside["auth"]}, unmanaged_jobs={outside["job"], *twins})
         present = model.present()
         assert set(world.managed_ids(AUTH)) == {i.name for i in present}
         assert set(world.managed_ids(JOB)) == {i.job for i in present}
+        adopted = sorted(set(twins) & set(world.managed_ids(JOB).values()))
+        assert not adopted, f"recovery adopted jobs a person made in the UI: {adopted}"
+        for twin_id, name in twins.items():
+            twin = world.jobs[twin_id]
+            assert (twin.name, twin.status, twin.auth_ids) == (name, "runnable", (outside["auth"],)), twin
         assert len(world.auths) == len(present) + 1
-        assert len(world.jobs) == len(present) + 1
+        assert len(world.jobs) == len(present) + 1 + len(twins)
         for item in present:
             auth = world.auth_of(item.name)
             assert (auth.label, auth.provider, auth.method) == (item.label, "pinterest", "capi_token"), item.name
             stored = world.secrets[auth.id]
             assert stored["credentials"] == {"token": item.token}, f"{item.name}: credential not the desired one"
             assert stored["config"] == {"account_id": item.account}, item.name
-            assert len(world.jobs_named(item.job)) == 1, item.job
+            assert len([j for j in world.jobs_named(item.job) if j.id not in twins]) == 1, item.job
             job = world.job_of(item.job)
             target = world.managed_ids(AUTH)[model.items[item.target()].name]
             assert job.auth_ids == (target,), f"{item.job} is bound to {job.auth_ids}, not {target}"
@@ -213,7 +233,7 @@ def test_kill_9_at_random_moments_then_apply_converges(tmp_path: Path, run_cli) 
                                           auth_ids=[outside_auth.id])
     finally:
         platform.close()
-    outside = {"auth": outside_auth.id, "job": outside_job.id}
+    outside: dict[str, Any] = {"auth": outside_auth.id, "job": outside_job.id, "twins": {}}
 
     stats = {"killed": 0, "finished_before_kill": 0, "killed_mid_execution": 0, "open_intents_after_kill": 0,
              "recovered_notes": 0}
@@ -230,8 +250,13 @@ def test_kill_9_at_random_moments_then_apply_converges(tmp_path: Path, run_cli) 
         state = open_state_of(root)
         try:
             journal_before = len(state.journal_entries())
+            managed_jobs = {name for (kind, name) in state.managed() if kind == JOB}
         finally:
             state.close()
+        # A person makes jobs named like ones this apply is about to create (the UI allows it).
+        to_create = [i.job for i in model.present() if i.job not in managed_jobs]
+        outside["twins"].update(make_ui_twins(root, rng.sample(to_create, min(3, len(to_create))),
+                                              outside["auth"]))
 
         victim = start_cli("apply", "--auto-approve", cwd=root, env=env, logs=logs, tag=f"it{iteration:02d}")
         if anchored:
