@@ -1,34 +1,79 @@
 # The two README commands: `make demo` and `make test`. Each creates .venv itself.
+#
+# What gets installed is pinned, with hashes, in requirements/*.txt (made by `make lock` from
+# pyproject.toml), so every machine and CI install the same versions:
+#   runtime.txt  the dependencies + the build backend (setuptools, wheel)   -> make demo
+#   dev.txt      the same pins + every extra (tests, lint, PostgreSQL)     -> make test
+#   uv.txt       uv itself, which installs them several times faster than pip
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint bench clean install catalog
+.PHONY: demo test lint bench clean install install-dev catalog lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Re-install whenever pyproject.toml changes; editable so the tree is what runs.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev]'
+# uv goes into .venv itself (it has no dependencies, and `make clean` takes it away with the
+# rest): one venv to create instead of a second one for tools. Where it cannot be installed
+# (no uv wheel for this platform), pip installs the same hashed files below, only slower.
+$(VENV)/.uv: requirements/uv.txt | $(BIN)/python
+	$(BIN)/pip install -q --require-hashes -r requirements/uv.txt \
+	  || echo "make: uv could not be installed; pip installs the lock files instead (slower)" >&2
 	touch $@
 
-install: $(VENV)/.installed
+# `$(call locked_install,ARGS)`: `uv pip install ARGS`, or `pip install ARGS` without uv.
+# --compile-bytecode as pip does: else every `authctl` process of the demo and the tests compiles
+# pydantic, sqlalchemy, rich... again (twice as slow a demo where .pyc files are not written).
+locked_install = if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python $(1); \
+	else $(BIN)/pip install -q $(1); fi
+
+# Runtime dependencies only, then the project editable so the tree is what runs. --no-deps:
+# everything it needs came from the lock; --no-build-isolation: it is built by the locked
+# setuptools just installed, not by a fresh, unpinned one downloaded for the build.
+$(VENV)/.runtime: requirements/runtime.txt pyproject.toml | $(VENV)/.uv
+	$(call locked_install,--require-hashes -r requirements/runtime.txt)
+	$(call locked_install,--no-deps --no-build-isolation -e .)
+	touch $@
+
+# A separate marker, so `make demo` then `make test` only adds the dev packages (same pins).
+$(VENV)/.dev: requirements/dev.txt $(VENV)/.runtime
+	$(call locked_install,--require-hashes -r requirements/dev.txt)
+	touch $@
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
 
 demo: install
 	$(BIN)/python scripts/demo.py
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check reconciler providers scripts benchmarks
 	$(BIN)/lint-imports
 
-# Starts PostgreSQL on 127.0.0.1 for the suite, runs pytest, always stops it.
-test: install lint
+# Starts PostgreSQL on 127.0.0.1 for the suite, runs pytest, always stops it. The suite runs on
+# PYTEST_WORKERS processes (pytest-xdist; `auto` is one per core, 0 runs it in this process):
+# each PostgreSQL test creates and drops its own database, so workers share the one server.
+PYTEST_WORKERS ?= auto
+test: install-dev lint
 	@set -e; pgdir=$$(mktemp -d /tmp/authctl-pg.XXXXXX); chmod 755 $$pgdir; \
 	trap 'scripts/postgres.sh stop '$$pgdir EXIT; \
 	url=$$(scripts/postgres.sh start $$pgdir); \
-	AUTHCTL_TEST_PG_URL=$$url $(BIN)/python -m pytest $(PYTEST_ARGS)
+	AUTHCTL_TEST_PG_URL=$$url $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# After editing dependencies in pyproject.toml: re-resolve the lock files (a test checks they
+# are current). Versions already locked are kept when still allowed; `make lock LOCK_ARGS=--upgrade`
+# moves everything to the newest allowed. --universal: one file for every OS and Python >= 3.11.
+# dev is resolved first and runtime constrained to its pins, so both always agree.
+LOCK = $(BIN)/uv pip compile -q --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" $(LOCK_ARGS)
+BUILD_REQUIRES = $(BIN)/python -c 'import tomllib; \
+	print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")'
+lock: $(VENV)/.uv
+	$(BUILD_REQUIRES) | $(LOCK) --all-extras pyproject.toml - -o requirements/dev.txt
+	$(BUILD_REQUIRES) | $(LOCK) pyproject.toml - -c requirements/dev.txt -o requirements/runtime.txt
+	echo uv | $(LOCK) - -o requirements/uv.txt
 
 # After editing providers/*.yaml: refresh the precompiled catalog (a test checks it is current).
 catalog: install

@@ -122,7 +122,8 @@ def test_wrong_key_file_is_refused(tmp_path: Path) -> None:
     assert _digest(db) == before
 
 
-@pytest.mark.parametrize("bad", ["not-a-key", "", "A" * 40, Fernet.generate_key().decode()[:-2]])
+@pytest.mark.parametrize("bad", ["not-a-key", "", "A" * 40, Fernet.generate_key().decode()[:-2]],
+                         ids=["junk", "empty", "wrong-length", "truncated-key"])  # stable ids: xdist workers agree
 def test_malformed_key_in_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: str) -> None:
     url = f"sqlite:///{tmp_path / 'platform.db'}"
     _populate(url, "CANARY-x")
