@@ -421,8 +421,13 @@ def _creation_race(exc: Exception) -> bool:
     from sqlalchemy.exc import IntegrityError
 
     # The driver's words, or the store's (describe_failure): not just "locked", which a folder name may hold.
+    # PostgreSQL aborts one of two openers creating or upgrading the same tables as a deadlock: retry it.
     text = str(exc)
-    return isinstance(exc, IntegrityError) or "database is locked" in text or "locked by another process" in text
+    return isinstance(exc, IntegrityError) or any(words in text for words in _RACE_WORDS)
+
+
+_RACE_WORDS = ("database is locked", "locked by another process", "deadlock detected",
+               "could not serialize access")
 
 
 def initialise_with_retry(initialise: Callable[[], None]) -> None:
