@@ -56,5 +56,51 @@ class JobRow:
                 "created": _iso(self.created), "managed_name": self.managed_name}
 
 
+@dataclass(frozen=True)
+class BoundAuthorization:
+    """An authorization a job uses, as `authctl show JOB` lists it (label None: gone from the platform)."""
+
+    id: str
+    label: str | None
+    managed_name: str | None
+    provider: str | None
+    method: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "label": self.label, "managed_name": self.managed_name, "provider": self.provider,
+                "method": self.method}
+
+
+@dataclass(frozen=True)
+class JobDetail:
+    """One job for `authctl show`: its platform fields, its config and the authorizations it is bound to.
+
+    A job's config is never secret (workflows declare no secret fields: credentials
+    live on authorizations), so it is shown as the platform returns it.
+    """
+
+    id: str
+    name: str
+    managed_name: str | None
+    workflow: str
+    status: str
+    description: str
+    owner: str
+    created: datetime | None
+    updated: datetime | None
+    config: dict[str, Any]
+    authorizations: tuple[BoundAuthorization, ...]
+
+    @property
+    def managed(self) -> bool:
+        return self.managed_name is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "managed_name": self.managed_name, "managed": self.managed,
+                "workflow": self.workflow, "status": self.status, "description": self.description,
+                "owner": self.owner, "created": _iso(self.created), "updated": _iso(self.updated),
+                "config": self.config, "authorizations": [a.to_json() for a in self.authorizations]}
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None

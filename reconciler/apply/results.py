@@ -1,9 +1,18 @@
-"""Outcomes of an apply, as data (gitops-engine's ResultCode): returned, journaled, never raised."""
+"""Outcomes of an apply, as data (gitops-engine's ResultCode): returned, journaled, never raised.
+
+:meth:`ApplyReport.to_json` is the machine-readable apply report (`authctl apply --format
+json`), a versioned contract like the plan's: ``format_version``, ``apply_id``,
+``summary`` (a count for every result code, zeros included, so a script can read any key),
+``exit_code``, ``serial``, ``recovered`` and one entry per step.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
+
+REPORT_FORMAT_VERSION = "1"
 
 from reconciler.errors import ExitCode
 
@@ -29,6 +38,10 @@ class StepResult:
     message: str = ""
     seconds: float = 0.0
     live_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"address": self.address, "operation": self.operation, "result": self.code.value,
+                "message": self.message, "live_id": self.live_id, "seconds": round(self.seconds, 3)}
 
 
 @dataclass(frozen=True)
@@ -63,3 +76,12 @@ class ApplyReport:
             if n:
                 parts.append(f"{n} {code.value.replace('_', ' ')}")
         return "Apply complete: " + ", ".join(parts) + "."
+
+    def to_json(self) -> dict[str, Any]:
+        """The apply report as JSON data (see the module docstring); exit_code is :meth:`exit_code`."""
+        return {
+            "format_version": REPORT_FORMAT_VERSION, "apply_id": self.apply_id,
+            "summary": {code.value: self.count(code) for code in ResultCode},
+            "converged": self.converged, "exit_code": int(self.exit_code()), "serial": self.serial,
+            "recovered": list(self.recovered), "steps": [r.to_json() for r in self.results],
+        }

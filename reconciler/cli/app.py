@@ -12,7 +12,7 @@ import click
 
 from reconciler import __version__
 from reconciler.cli import output
-from reconciler.cli.common import CONTEXT_SETTINGS
+from reconciler.cli.common import CONTEXT_SETTINGS, NO_COLOR_HELP, add_common_options
 from reconciler.errors import AuthctlError, ExitCode
 
 
@@ -39,7 +39,7 @@ class _LazyGroup(click.Group):
         module = importlib.import_module(f"reconciler.cli.{module_name}")
         for command in module.COMMANDS:
             if command.name not in self.commands:
-                self.add_command(command)
+                self.add_command(add_common_options(command))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         _register_commands()
@@ -58,13 +58,15 @@ class _LazyGroup(click.Group):
 @click.group(cls=_LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="authctl", message="%(prog)s %(version)s")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-def cli(debug: bool) -> None:
+@click.option("--no-color", is_flag=True, help=NO_COLOR_HELP)
+def cli(debug: bool, no_color: bool) -> None:
     """Declarative reconciler for authorizations and the jobs bound to them.
 
     Keep manifests in Git; `authctl plan` shows what would change, `authctl apply`
     makes it so, and no authorization in use by an active job is ever deleted.
     """
     output.STATE.debug = output.STATE.debug or debug
+    output.STATE.no_color = output.STATE.no_color or no_color
 
 
 def _register_commands() -> None:
@@ -78,6 +80,7 @@ def run(args: list[str]) -> int:
     output.STATE.debug = "--debug" in args
     output.STATE.json_errors = output.argv_wants_json(args)
     output.STATE.all_warnings = "--all-warnings" in args
+    output.STATE.no_color = "--no-color" in args  # (also for errors found while parsing)
     try:
         result = cli.main(args=args, prog_name="authctl", standalone_mode=False)
     except click.exceptions.Abort:

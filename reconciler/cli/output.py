@@ -6,6 +6,11 @@ they asked for one with ``--debug``. Manifest diagnostics are printed by
 :func:`print_diagnostics`: alike warnings grouped on one line unless ``--all-warnings``,
 errors capped (reconciler/diagnostic_report.py); JSON lists every one.
 
+Results go to stdout, or to the file of ``-o/--output FILE`` (:func:`stdout_to`: written
+atomically, only on success); messages, progress and warnings go to stderr. Colour
+follows ``--no-color``, NO_COLOR and FORCE_COLOR (:func:`_no_color`) and is never written
+into a file.
+
 Messages and diagnostics quote platform and manifest text, so they are printed as rich
 ``Text`` (never markup) with control characters shown as escapes, and JSON is written
 with such code points as ``\\uXXXX`` (reconciler/render/escape.py).
@@ -13,19 +18,23 @@ with such code points as ``\\uXXXX`` (reconciler/render/escape.py).
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import stat
 import sys
 import traceback
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.diagnostic_report import diagnostics_json, report_lines
-from reconciler.errors import AuthctlError, Diagnostic, ExitCode, ManifestError, Severity
+from reconciler.errors import AuthctlError, Diagnostic, ExitCode, ManifestError, Severity, UsageError
 from reconciler.render.escape import json_text, terminal_text
 
 if TYPE_CHECKING:  # rich is imported on first output, not at start-up (see benchmarks/startup.py)
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
     from rich.console import Console, RenderableType
 
@@ -37,18 +46,27 @@ class CliState:
     debug: bool = False
     json_errors: bool = False
     all_warnings: bool = False  # --all-warnings: list each manifest warning, also with errors
+    no_color: bool = False  # --no-color, on the group or on the command
+    to_file: bool = False  # stdout is being captured for -o/--output FILE: never any escape code
 
 
 STATE = CliState()
 
 
 def _no_color() -> bool:
-    return "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
+    """Colour off: --no-color, NO_COLOR set and not empty (https://no-color.org), or TERM=dumb.
+
+    "Off" means no escape code at all, bold included (as terraform's -no-color): the
+    consoles get no colour system. NO_COLOR wins over FORCE_COLOR. Otherwise colour is
+    on only when the stream is a terminal, or FORCE_COLOR is set and not empty
+    (https://force-color.org): rich decides that from the stream itself.
+    """
+    return STATE.no_color or os.environ.get("NO_COLOR", "") != "" or os.environ.get("TERM") == "dumb"
 
 
 def _width() -> int | None:
-    """Wide tables in CI logs and pipes (rich would wrap at 80); the terminal's own otherwise."""
-    if sys.stdout.isatty():
+    """Wide tables in CI logs, pipes and files (rich would wrap at 80); the terminal's own otherwise."""
+    if sys.stdout.isatty() and not STATE.to_file:
         return None
     return int(os.environ.get("COLUMNS", "160"))
 
@@ -57,17 +75,102 @@ def stdout() -> Console:
     """The console for results, with markup and emoji codes off (so is stderr's).
 
     A string that reaches it unescaped (a table cell, a message) still prints as itself;
-    data should arrive as escaped ``Text`` all the same (render/escape.py).
+    data should arrive as escaped ``Text`` all the same (render/escape.py). It writes to
+    whatever ``sys.stdout`` is when it prints, so :func:`stdout_to` can capture it; a
+    captured console never writes escape codes, whatever FORCE_COLOR says (a file is
+    not a terminal).
     """
     from rich.console import Console
 
-    return Console(highlight=False, markup=False, emoji=False, no_color=_no_color(), width=_width())
+    plain = _no_color() or STATE.to_file
+    return Console(highlight=False, markup=False, emoji=False, no_color=plain, width=_width(),
+                   color_system=None if plain else "auto", force_terminal=False if STATE.to_file else None)
 
 
 def stderr() -> Console:
+    """The console for messages, progress and warnings; the same colour rules as :func:`stdout`."""
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, markup=False, emoji=False, no_color=_no_color(), soft_wrap=True)
+    plain = _no_color()
+    return Console(stderr=True, highlight=False, markup=False, emoji=False, no_color=plain, soft_wrap=True,
+                   color_system=None if plain else "auto")
+
+
+@contextmanager
+def stdout_to(target: Path | None) -> Iterator[None]:
+    """Send what the command prints on stdout to ``target`` instead (``-o/--output FILE``).
+
+    The output is collected and written only when the command succeeds, atomically
+    (:func:`write_atomically`), so an error never leaves a half-written or empty file
+    behind, and the error itself (JSON included) still goes to the real stdout/stderr.
+    Whether ``target`` can be written is checked first, before the command does any work.
+    """
+    if target is None:
+        yield
+        return
+    check_writable(target)
+    buffer = io.StringIO()
+    STATE.to_file = True
+    try:
+        with redirect_stdout(buffer):
+            yield
+    finally:
+        STATE.to_file = False
+    write_atomically(target, buffer.getvalue())
+    stderr().print(terminal_text(f"Wrote {target}"), markup=False)
+
+
+def _reason(exc: OSError) -> str:
+    return "permission denied" if isinstance(exc, PermissionError) else (exc.strerror or str(exc)).lower()
+
+
+def _cannot_write(target: Path, reason: str) -> UsageError:
+    return UsageError(f"{target} cannot be written: {reason}")
+
+
+def check_writable(target: Path) -> None:
+    """Refuse, in one line, a target that is a folder or whose folder cannot be created or written."""
+    if target.is_dir():
+        raise _cannot_write(target, "it is a folder")
+    folder = target.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        in_the_way = isinstance(exc, FileExistsError | NotADirectoryError)
+        raise _cannot_write(target, f"{folder} is not a folder" if in_the_way else _reason(exc)) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise _cannot_write(target, "permission denied")
+
+
+def write_atomically(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` through a temporary file in its folder and a rename.
+
+    A reader sees the old file or the whole new one, never a part. A new file gets the
+    mode a shell redirection would give it (0666 less the umask); an existing one keeps its own.
+    """
+    import tempfile  # (not at start-up: it costs every command a few milliseconds)
+
+    check_writable(target)
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    except OSError as exc:
+        raise _cannot_write(target, _reason(exc)) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _cannot_write(target, _reason(exc)) from None
+        raise
 
 
 def _fits_plain(line: str, width: int | None) -> bool:
@@ -131,9 +234,14 @@ def print_diagnostics(console: Console, diagnostics: Iterable[Diagnostic], *, al
         print_lines(console, Group(*run), style=style)
 
 
+def json_document(data: Any) -> str:
+    """``data`` as a JSON document: strings exact, control and invisible code points as ``\\uXXXX``."""
+    return json_text(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False)) + "\n"
+
+
 def print_json(data: Any) -> None:
-    """``data`` as JSON on stdout: strings exact, control and invisible code points as ``\\uXXXX``."""
-    sys.stdout.write(json_text(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False)) + "\n")
+    """``data`` as JSON on stdout (:func:`json_document`)."""
+    sys.stdout.write(json_document(data))
 
 
 def message_text(text: str, style: str = "") -> RenderableType:

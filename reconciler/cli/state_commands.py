@@ -14,7 +14,7 @@ import click
 
 from reconciler.backends import current_user
 from reconciler.cli import output
-from reconciler.cli.common import format_option, workspace_catalog, workspace_options
+from reconciler.cli.common import output_options, workspace_catalog, workspace_options
 from reconciler.errors import NotFoundError, UsageError
 from reconciler.render.escape import terminal_text
 from reconciler.vocabulary import Access, JournalOp, ObjectKind
@@ -56,10 +56,11 @@ def _address(workspace: Workspace, name: str) -> tuple[ObjectKind, str]:
 
 @click.command("import")
 @click.argument("name")
-@click.argument("live_id")
+@click.argument("live_ref", metavar="LIVE")
 @workspace_options
-def import_(name: str, live_id: str, workspace: Workspace) -> None:
-    """Bring the live object LIVE_ID under the manifest NAME (or authorization/NAME, job/NAME).
+def import_(name: str, live_ref: str, workspace: Workspace) -> None:
+    """Bring the live object LIVE (its id; or an authorization's label, a job's unique name) under the
+    manifest NAME (or authorization/NAME, job/NAME).
 
     For an object made outside authctl, or one an interrupted apply made before creation
     markers existed (recovery names this command). It must match the manifest's kind,
@@ -78,6 +79,7 @@ def import_(name: str, live_id: str, workspace: Workspace) -> None:
         snapshot = backend.snapshot()
     finally:
         backend.close()
+    live_id = _live_id(snapshot, kind, live_ref)
     state = open_state_store(workspace, Access.WRITE)
     assert isinstance(state, StateStore)
     try:
@@ -96,6 +98,17 @@ def import_(name: str, live_id: str, workspace: Workspace) -> None:
         output.stdout().print(
             "authctl has no fingerprints of its config and credentials, so the next plan compares them as "
             "unknown and may show a replace; review it before applying.", style="yellow", markup=False)
+
+
+def _live_id(snapshot: Any, kind: ObjectKind, ref: str) -> str:
+    """The id of the live object ``ref`` names: an id, an authorization's label or a job's unique name.
+
+    Not by manifest name: the object is not under a manifest yet (that is what import does).
+    """
+    from reconciler.views import resolve_authorization, resolve_job
+
+    found = (resolve_authorization if kind == AUTH else resolve_job)(snapshot, {}, ref)
+    return found.id if found is not None else ref  # (an unknown id: _applied_of names it)
 
 
 def _applied_of(snapshot: Any, kind: ObjectKind, live_id: str, address: str) -> dict[str, Any]:
@@ -119,7 +132,7 @@ def state_group() -> None:
 
 @state_group.command("show")
 @workspace_options
-@format_option("text", "json")
+@output_options("text", "json")
 def state_show(workspace: Workspace, fmt: str) -> None:
     """The state store's identity (workspace, folder, environment), serial, managed objects and open intents."""
     from reconciler.state.access import open_existing_state_store

@@ -295,12 +295,14 @@ def test_providers_json(run_cli) -> None:
     result = run_cli("providers", "--format", "json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
+    assert data["format_version"] == "1"
+    data = data["providers"]
     names = [p["name"] for p in data]
     assert names == sorted(names)
     assert {"facebook", "google_cloud", "google_ads", "amazon_ads", "tiktok", "x", "pinterest",
             "snapchat", "liveramp", "aws"} <= set(names)
     one = json.loads(run_cli("providers", "google_cloud", "--format", "json").stdout)
-    assert one["name"] == "google_cloud"
+    assert (one["format_version"], one["name"]) == ("1", "google_cloud")
     assert one["methods"]["pubsub_service_account"]["lytics_type"] == "pubsub-jwt"
     assert "pubsub-ingress" in one["methods"]["pubsub_service_account"]["workflows"]
 
@@ -357,7 +359,7 @@ def test_schema_command_prints_the_schema_and_writes_a_file(tmp_path: Path, run_
     assert printed.returncode == 0, printed.stderr
     schema = json.loads(printed.stdout)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert {"$ref": "#/$defs/AuthorizationDocument"} in schema["oneOf"]
+    assert {"$ref": "#/$defs/AuthorizationDocument"} in [branch["then"] for branch in schema["allOf"]]
 
     target = tmp_path / "authctl.schema.json"
     written = run_cli("schema", "-o", target)

@@ -103,14 +103,17 @@ def own_hostile(tmp_path: Path) -> Hostile:
 @pytest.mark.parametrize("colour", [False, True], ids=["plain", "colour"])
 def test_status_and_show_print_data_as_data(hostile: Hostile, colour: bool) -> None:
     out = hostile.cli("status", codes=(0,), colour=colour).stdout
-    assert "[/] [bold red]x[/]" in out and "\\x1b[31mred" in out and "\\u202edcba" in out
+    # (status cuts long labels with an ellipsis to fit the width: its start is there, show has the rest)
+    assert "[/] [bold red]x[/]" in out and "\\x1b[31mred" in out
     for auth in (hostile.hostile, hostile.long, hostile.gone, hostile.keep):
         shown = hostile.cli("show", auth, codes=(0,), colour=colour).stdout
         assert auth in shown
+    assert "\\u202edcba" in hostile.cli("show", hostile.hostile, codes=(0,), colour=colour).stdout
 
 
 def test_status_and_show_json_are_exact(hostile: Hostile) -> None:
-    rows = {r["id"]: r for r in json.loads(hostile.cli("status", "--format", "json", codes=(0,)).stdout)}
+    rows = {r["id"]: r for r in json.loads(hostile.cli("status", "--format", "json", codes=(0,)).stdout)
+            ["authorizations"]}
     assert rows[hostile.hostile]["label"] == LABEL and rows[hostile.hostile]["description"] == DESCRIPTION
     assert rows[hostile.hostile]["health_reason"] == REASON and rows[hostile.hostile]["owner"] == JOB
     assert rows[hostile.long]["label"] == LONG and rows[hostile.keep]["label"] == MANIFEST_LABEL
@@ -124,7 +127,12 @@ def test_plan_text_shows_the_blocked_delete_naming_hostile_jobs(hostile: Hostile
     assert "BLOCKED" in out and "## injected" in out and "\\x1b]8;;" in out
     blocked = [line for line in SGR.sub("", out).splitlines() if line.lstrip().startswith("blocked by")]
     assert len(blocked) == 3  # JOB, LONG and EXPERIENCE, one line each (gone-job is deleted with it)
-    assert "Unmanaged (not changed):" in out and "\\x1b[31mred" in out  # the unmanaged labels
+    # the unmanaged job using the blocked authorization is listed; the unrelated unmanaged labels are counted
+    assert "Unmanaged objects that use what this plan changes (not changed):" in out
+    assert "uses Authorization/gone" in out and "\\x1b[31mred" not in out
+    assert "unmanaged objects not shown" in out and "--show-unmanaged" in out
+    every = hostile.cli("plan", "--show-unmanaged", codes=(3,), colour=colour).stdout
+    assert "Unmanaged objects (not changed):" in every and "\\x1b[31mred" in every  # the unmanaged labels
 
 
 def test_plan_markdown_has_no_injected_structure(hostile: Hostile) -> None:
@@ -160,8 +168,8 @@ def test_platform_lists_print_data_as_data(hostile: Hostile, colour: bool) -> No
 
 def test_platform_lists_json_are_exact(hostile: Hostile) -> None:
     auths = json.loads(hostile.cli("platform", "auths", "list", "--format", "json", codes=(0,)).stdout)
-    assert {LABEL, LONG, MANIFEST_LABEL} <= {a["label"] for a in auths}
-    jobs = json.loads(hostile.cli("platform", "jobs", "list", "--format", "json", codes=(0,)).stdout)
+    assert {LABEL, LONG, MANIFEST_LABEL} <= {a["label"] for a in auths["authorizations"]}
+    jobs = json.loads(hostile.cli("platform", "jobs", "list", "--format", "json", codes=(0,)).stdout)["jobs"]
     assert {(JOB, WORKFLOW), (LONG, LONG)} <= {(j["name"], j["workflow"]) for j in jobs}
 
 

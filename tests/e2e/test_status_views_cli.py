@@ -123,7 +123,9 @@ def _clean_failure(result: Any) -> str:
 # -- authctl status ---------------------------------------------------------------------------------
 def test_status_json_fields(run_cli, demo: Demo) -> None:  # type: ignore[no-untyped-def]
     demo.manage(alpha_ads=demo.ids["Alpha Ads"])
-    rows = _json(run_cli("status", "--format", "json", "-w", demo.root, env=NO_KEY))
+    data = _json(run_cli("status", "--format", "json", "-w", demo.root, env=NO_KEY))
+    assert data["format_version"] == "1"
+    rows = data["authorizations"]
     assert isinstance(rows, list) and len(rows) == 4
     for row in rows:
         assert JSON_KEYS <= set(row)
@@ -159,7 +161,8 @@ SORT_EXPECTED = {
 @pytest.mark.parametrize("key", sorted(SORT_EXPECTED))
 def test_status_sort(run_cli, demo: Demo, key: str) -> None:  # type: ignore[no-untyped-def]
     args = ["--reverse"] if key == "created" else []
-    rows = _json(run_cli("status", "--format", "json", "--sort", key, *args, "-w", demo.root, env=NO_KEY))
+    rows = _json(run_cli("status", "--format", "json", "--sort", key, *args, "-w", demo.root,
+                         env=NO_KEY))["authorizations"]
     assert [r["label"] for r in rows] == (SORT_EXPECTED[key][::-1] if args else SORT_EXPECTED[key])
 
 
@@ -251,15 +254,17 @@ def test_platform_commands(run_cli, demo: Demo) -> None:  # type: ignore[no-unty
     listed = run_cli("platform", "auths", "list", "-w", root, env=NO_KEY)
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
-    assert [line.split("  ")[1] for line in lines] == ["Alpha Ads", "beta Cloud", "delta", "Gamma"]
-    assert f"{demo.ids['beta Cloud']}  beta Cloud  (google_cloud/pubsub_service_account, unhealthy)" in lines
+    assert lines[0].split() == ["ID", "Label", "Provider/method", "Health"]
+    rows = [line.split() for line in lines[1:]]  # one line per authorization, sorted by label
+    assert [row[0] for row in rows] == [demo.ids[label] for label in ("Alpha Ads", "beta Cloud", "delta", "Gamma")]
+    assert rows[1] == [demo.ids["beta Cloud"], "beta", "Cloud", "google_cloud/pubsub_service_account", "unhealthy"]
     as_json = _json(run_cli("platform", "auths", "list", "--format", "json", "-w", root, env=NO_KEY))
-    assert {a["label"]: a["id"] for a in as_json} == demo.ids
+    assert {a["label"]: a["id"] for a in as_json["authorizations"]} == demo.ids
 
     health = run_cli("platform", "auths", "set-health", "BETA CLOUD", "healthy", "--reason", "key rotated",
                      "-w", root, env=NO_KEY)
     assert health.returncode == 0 and "beta Cloud: healthy (key rotated)" in health.stdout
-    row = next(r for r in _json(run_cli("status", "--format", "json", "-w", root, env=NO_KEY))
+    row = next(r for r in _json(run_cli("status", "--format", "json", "-w", root, env=NO_KEY))["authorizations"]
                if r["label"] == "beta Cloud")
     assert (row["health"], row["health_reason"]) == ("healthy", "key rotated")
 
@@ -285,12 +290,13 @@ def test_platform_commands(run_cli, demo: Demo) -> None:  # type: ignore[no-unty
     done = run_cli("platform", "jobs", "set-status", two_id, "completed", "-w", root, env=NO_KEY)
     assert done.returncode == 0 and "completed" in done.stdout
     jobs = {j["id"]: j for j in _json(run_cli("platform", "jobs", "list", "--format", "json", "-w", root,
-                                               env=NO_KEY))}
+                                               env=NO_KEY))["jobs"]}
     assert jobs[job_id]["status"] == "running" and jobs[two_id]["status"] == "completed"
     assert jobs[two_id]["auth_ids"] == [demo.ids["delta"], demo.ids["Gamma"]]
     assert demo.jobs["old"] not in jobs  # deleted jobs are not listed
     text = run_cli("platform", "jobs", "list", "-w", root, env=NO_KEY)
-    assert f"{job_id}  new-sync  pubsub-ingress  running  auths={demo.ids['beta Cloud']}" in text.stdout
+    rows = {line.split()[0]: line.split()[1:] for line in text.stdout.splitlines()[1:]}
+    assert rows[job_id] == ["new-sync", "pubsub-ingress", "running", demo.ids["beta Cloud"]]
 
     exp = run_cli("platform", "experiences", "create", "--name", "Winback", "--auth", "gamma", "-w", root,
                   env=NO_KEY)
@@ -308,10 +314,10 @@ def test_platform_command_errors_are_clean(run_cli, demo: Demo) -> None:  # type
     root = demo.root
     err = _clean_failure(run_cli("platform", "jobs", "create", "--name", "x", "--workflow", "w", "--auth",
                                  "nobody", "-w", root, env=NO_KEY))
-    assert "no authorization with id or label 'nobody'" in err
+    assert "no authorization with manifest name, id or label 'nobody'" in err
     err = _clean_failure(run_cli("platform", "jobs", "set-status", "missing-job", "paused", "-w", root,
                                  env=NO_KEY))
-    assert "no job with id 'missing-job'" in err
+    assert "no job with manifest name, id or name 'missing-job'" in err
     _clean_failure(run_cli("platform", "jobs", "set-status", demo.jobs["events"], "exploded", "-w", root,
                            env=NO_KEY))
     err = _clean_failure(run_cli("platform", "auths", "set-health", "Gamma", "great", "-w", root, env=NO_KEY))
