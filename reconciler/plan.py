@@ -140,18 +140,34 @@ class Action:
 
 @dataclass(frozen=True)
 class UnmanagedObject:
-    """A live object no manifest of this workspace manages: shown, never changed."""
+    """A live object no manifest of this workspace manages: shown, never changed.
+
+    ``related`` are the addresses of this plan's actions it is tied to: for a job, the
+    changed authorizations it uses; for an authorization, the changed jobs that use it
+    and the actions it blocks (a label clash). ``active`` is false for a job that no
+    longer runs (completed, failed, killed, ...). An object :attr:`matters` to a reviewer
+    when it is active and related; plans list those and count the rest.
+    """
 
     kind: str
     id: str
     name: str
+    status: str = ""  # a job's status word; "" for an authorization
+    active: bool = True
+    related: tuple[str, ...] = ()
 
-    def to_json(self) -> dict[str, str]:
-        return {"kind": self.kind, "id": self.id, "name": self.name}
+    @property
+    def matters(self) -> bool:
+        return self.active and bool(self.related)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "id": self.id, "name": self.name, "status": self.status, "active": self.active,
+                "related": list(self.related)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> UnmanagedObject:
-        return cls(str(data["kind"]), str(data["id"]), str(data["name"]))
+        return cls(str(data["kind"]), str(data["id"]), str(data["name"]), str(data.get("status", "")),
+                   bool(data.get("active", True)), tuple(str(r) for r in data.get("related", ())))
 
 
 @dataclass(frozen=True)

@@ -34,4 +34,4 @@ def make_plan(inp: PlanInput) -> Plan:
     not_compared_warning(ctx)
     changes.sort(key=Action.sort_key)
     return Plan(actions=tuple(changes), noop_count=noops, warnings=tuple(dict.fromkeys(ctx.warnings)),
-                unmanaged=unmanaged_objects(ctx), context=inp.context)
+                unmanaged=unmanaged_objects(ctx, changes), context=inp.context)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from reconciler.plan import PlanWarning, UnmanagedObject
+from reconciler.plan import Action, PlanWarning, UnmanagedObject
 from reconciler.planner.context import PlanningContext
-from reconciler.vocabulary import Health, JobStatus
+from reconciler.vocabulary import Health, JobStatus, ObjectKind
 
 _SHOWN_UNAVAILABLE = 5
 
@@ -57,10 +57,31 @@ def not_compared_warning(ctx: PlanningContext) -> None:
                                     f"({shown}); a rotation shows up where they are", "not-compared"))
 
 
-def unmanaged_objects(ctx: PlanningContext) -> tuple[UnmanagedObject, ...]:
+def unmanaged_objects(ctx: PlanningContext, changes: list[Action]) -> tuple[UnmanagedObject, ...]:
+    """Every live object this workspace does not manage, with the plan's actions it is tied to.
+
+    A job is tied to the changed authorizations it is bound to; an authorization to the
+    changed jobs bound to it now and to the actions it blocks. Renderers list the active,
+    tied ones and count the rest (``--show-unmanaged`` lists all).
+    """
     managed_ids = {o.live_id for o in ctx.inp.managed.values()}
-    items = [UnmanagedObject("authorization", a.id, a.label)
+    changed: dict[str, dict[str, str]] = {ObjectKind.AUTHORIZATION: {}, ObjectKind.JOB: {}}
+    blocking: dict[str, set[str]] = {}
+    for action in changes:
+        if action.live_id and action.resource in changed:
+            changed[action.resource].setdefault(action.live_id, action.address)
+        for blocker in action.blocked_by:
+            blocking.setdefault(blocker.id, set()).add(action.address)
+    changed_auths, changed_jobs = changed[ObjectKind.AUTHORIZATION], changed[ObjectKind.JOB]
+    jobs_using: dict[str, set[str]] = {}
+    for job_id, address in changed_jobs.items():
+        job = ctx.snapshot.jobs.get(job_id)
+        for auth_id in job.auth_ids if job is not None else ():
+            jobs_using.setdefault(auth_id, set()).add(address)
+    items = [UnmanagedObject("authorization", a.id, a.label,
+                             related=tuple(sorted(jobs_using.get(a.id, set()) | blocking.get(a.id, set()))))
              for a in ctx.snapshot.authorizations.values() if a.id not in managed_ids]
-    items += [UnmanagedObject("job", j.id, j.name) for j in ctx.snapshot.jobs.values()
-              if j.id not in managed_ids and j.status != JobStatus.DELETED]
+    items += [UnmanagedObject("job", j.id, j.name, j.status.display, j.status.is_active,
+                              tuple(sorted({changed_auths[i] for i in j.auth_ids if i in changed_auths})))
+              for j in ctx.snapshot.jobs.values() if j.id not in managed_ids and j.status != JobStatus.DELETED]
     return tuple(sorted(items, key=lambda u: (u.kind, u.name, u.id)))

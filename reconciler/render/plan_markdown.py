@@ -27,10 +27,11 @@ from reconciler.render.escape import (
     terminal_text,
 )
 from reconciler.render.plan_text import change_line, show_value
-from reconciler.render.plan_warnings import warning_lines
+from reconciler.render.plan_warnings import unmanaged_count_line, unmanaged_line, unmanaged_listed, warning_lines
 
 MAX_CHARS = 60_000
 TITLE = "### authctl plan"
+UNMANAGED_SHOWN = 50  # unmanaged objects listed in a comment (the rest are counted)
 
 
 def _show_short(value: Any) -> str:
@@ -66,7 +67,24 @@ def _action_block(action: dict[str, Any]) -> list[str]:
             f"{action['action']}{flag}</summary>", "", f"{fence}diff", *diff, fence, "", "</details>"]
 
 
-def render_markdown(plan: Plan, *, all_warnings: bool = False) -> str:
+def _unmanaged_block(unmanaged: list[dict[str, Any]], *, show_all: bool) -> list[str]:
+    """The unmanaged objects that use what the plan changes (all with ``show_all``): a list under a bold line.
+
+    At most ``UNMANAGED_SHOWN`` items, so the comment keeps room for the changes; the rest are counted.
+    """
+    listed = unmanaged_listed(unmanaged, show_all=show_all)
+    if not listed:
+        return []
+    head = "**Unmanaged objects** (not changed):" if show_all else \
+        "**Unmanaged objects that use what this plan changes** (not changed):"
+    items = [f"- {unmanaged_line(u, code=markdown_code, text=markdown_text)}" for u in listed[:UNMANAGED_SHOWN]]
+    if len(listed) > UNMANAGED_SHOWN:
+        items.append(f"- _… and {len(listed) - UNMANAGED_SHOWN:,} more: run `authctl plan --show-unmanaged`._")
+    return [head, "", *items, ""]
+
+
+def render_markdown(plan: Plan, *, all_warnings: bool = False, show_unmanaged: bool = False) -> str:
+    """The plan as a pull-request comment; ``show_unmanaged`` lists every unmanaged object (up to a limit)."""
     data = plan_to_dict(plan)
     s = data["summary"]
     out = [TITLE, "", f"**{data['summary_line']}**", "",
@@ -87,9 +105,11 @@ def render_markdown(plan: Plan, *, all_warnings: bool = False) -> str:
         lines = warning_lines(data["warning_details"], all_warnings=all_warnings)
         out += ["#### :warning: Warnings", ""] + [f"- {markdown_text(w, limit=MARKDOWN_LINE_LIMIT)}"
                                                   for w in lines] + [""]
+    out += _unmanaged_block(data["unmanaged"], show_all=show_unmanaged)
     if data["actions"]:
         out += ["#### Changes", ""]
-    footer = [f"<sub>{len(data['unmanaged'])} unmanaged objects not changed · environment "
+    count = unmanaged_count_line(data["unmanaged"], show_all=show_unmanaged)
+    footer = [f"<sub>{markdown_text(count) + ' · ' if count else ''}environment "
               f"{markdown_code(data['context']['environment'] or 'default')} · manifests "
               f"{markdown_code(data['context']['manifest_digest'][:12])}</sub>", ""]
     size = sum(len(line) + 1 for line in out + [""] + footer)
@@ -107,3 +127,31 @@ def render_markdown(plan: Plan, *, all_warnings: bool = False) -> str:
         out += block
         size += block_size
     return "\n".join(out + [""] + footer)
+
+
+def render_markdown_error(message: str, *, hint: str = "", details: list[str] | None = None,
+                          command: str = "authctl plan") -> str:
+    """A failed plan as a pull-request comment: the error, its hint, and the details in a fenced block.
+
+    ``details`` are lines such as the validation errors (``file:line: Kind/name: field:
+    message``); each is flattened to one line, shortened to 500 characters and kept in a
+    fence longer than any backtick run inside, so no line of data can end the block. The
+    message and hint are markdown-escaped. Capped at ``MAX_CHARS`` like a plan comment.
+    """
+    out = [f"### {command} failed", "", f":x: **Error:** {markdown_text(message, limit=MARKDOWN_LINE_LIMIT)}", ""]
+    if hint:
+        out += [f"**Hint:** {markdown_text(hint, limit=MARKDOWN_LINE_LIMIT)}", ""]
+    lines = [terminal_text(shorten(line, MARKDOWN_LINE_LIMIT)) for line in details or []]
+    size = sum(len(line) + 1 for line in out) + 200  # room for the fence and the note
+    shown: list[str] = []
+    for line in lines:
+        if size + len(line) + 1 > MAX_CHARS:
+            break
+        shown.append(line)
+        size += len(line) + 1
+    if shown:
+        fence = markdown_fence(shown)
+        out += [f"{fence}text", *shown, fence, ""]
+    if len(shown) < len(lines):
+        out += [f"_… {len(lines) - len(shown):,} more lines not shown: run `{command}` for all of them._", ""]
+    return "\n".join(out)

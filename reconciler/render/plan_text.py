@@ -1,10 +1,12 @@
 """Human plan output for terminals and CI logs: summary first, then actions, then warnings.
 
 Renders the JSON form (render/plan_json.py) and computes nothing of its own. The
-summary is repeated at the end of long plans so it is never buried. Every line is a
-rich ``Text`` made by :func:`line` (never a markup string): labels, names and reasons
-from the platform, the state store or a manifest print as they are, with control and
-invisible characters shown as escapes (render/escape.py).
+summary is repeated at the end of long plans so it is never buried. Unmanaged objects
+are listed only where they matter (active, and using what the plan changes); the rest
+are one counted line (render/plan_warnings.py). Every line is a rich ``Text`` made by
+:func:`line` (never a markup string): labels, names and reasons from the platform, the
+state store or a manifest print as they are, with control and invisible characters
+shown as escapes (render/escape.py).
 """
 
 from __future__ import annotations
@@ -19,14 +21,13 @@ from rich.text import Text
 from reconciler.plan import Plan
 from reconciler.plan_codec import plan_to_dict
 from reconciler.render.escape import terminal_text
-from reconciler.render.plan_warnings import warning_lines
+from reconciler.render.plan_warnings import unmanaged_count_line, unmanaged_line, unmanaged_listed, warning_lines
 
 STYLES = {"create": "green", "update": "yellow", "replace": "magenta", "delete": "red", "reauthorize": "cyan"}
 VERBS = {"create": "will be created", "update": "will be updated in place",
          "replace": "will be replaced (create new, move jobs, delete old)", "delete": "will be deleted",
          "reauthorize": "needs a person to reauthorize"}
 LONG_PLAN_LINES = 40
-UNMANAGED_SHOWN = 10
 
 
 def show_value(value: Any) -> str:
@@ -82,7 +83,23 @@ def action_lines(action: dict[str, Any]) -> list[Text]:
     return lines
 
 
-def render_text(plan: Plan, *, all_warnings: bool = False) -> RenderableType:
+def _unmanaged_lines(unmanaged: list[dict[str, Any]], *, show_all: bool) -> list[Text]:
+    """The unmanaged objects that use what the plan changes (all with ``show_all``), then a count of the rest."""
+    listed = unmanaged_listed(unmanaged, show_all=show_all)
+    count = unmanaged_count_line(unmanaged, show_all=show_all)
+    lines: list[Text] = [Text("")] if listed or count else []
+    if listed:
+        head = "Unmanaged objects (not changed):" if show_all else \
+            "Unmanaged objects that use what this plan changes (not changed):"
+        lines.append(Text(head, style="bold"))
+        lines.extend(line(f"  {unmanaged_line(u)}") for u in listed)
+    if count:
+        lines.append(line(f"{count}.", style="dim"))
+    return lines
+
+
+def render_text(plan: Plan, *, all_warnings: bool = False, show_unmanaged: bool = False) -> RenderableType:
+    """The plan for a terminal; ``show_unmanaged`` lists every unmanaged object, not only those that matter."""
     data = plan_to_dict(plan)
     style = "bold red" if plan.has_blocked else "bold"
     parts: list[RenderableType] = [Text(data["summary_line"], style=style)]
@@ -96,12 +113,7 @@ def render_text(plan: Plan, *, all_warnings: bool = False) -> RenderableType:
         parts.append(Text("Warnings:", style="bold yellow"))
         parts.extend(line(f"  - {w}", style="yellow")
                      for w in warning_lines(data["warning_details"], all_warnings=all_warnings))
-    if data["unmanaged"]:
-        parts.append(Text(""))
-        names = ", ".join(f"{u['kind']} {u['name']}" for u in data["unmanaged"][:UNMANAGED_SHOWN])
-        more = len(data["unmanaged"]) - UNMANAGED_SHOWN
-        tail = f" and {more} more" if more > 0 else ""
-        parts.append(line(f"Unmanaged (not changed): {names}{tail}.", style="dim"))
+    parts.extend(_unmanaged_lines(data["unmanaged"], show_all=show_unmanaged))
     if plan.has_blocked:
         parts.append(Text(""))
         parts.append(Text("Blocked actions cannot be applied until the jobs or experiences named above stop "
