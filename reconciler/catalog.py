@@ -33,7 +33,7 @@ from reconciler.errors import CatalogError
 #: The precompiled form of a built-in provider folder, kept inside that folder.
 COMPILED_NAME = "catalog.compiled.json"
 #: Bumped when the layout of the compiled file changes; another value means "stale".
-COMPILED_FORMAT = 1
+COMPILED_FORMAT = 2  # 2: fields carry ``type`` and ``content``
 
 
 class MethodKind(str, Enum):
@@ -76,9 +76,46 @@ class _JSONMixin:
 # The specs are built only from validated data (reconciler.catalog_schema or the compiled
 # file); their constructors do not check anything.
 
+#: The value types a field may declare (``type:``), as manifests and `authctl providers` name them.
+FIELD_TYPES = ("string", "number", "integer", "boolean", "list", "mapping")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ContentSpec(_JSONMixin):
+    """What a secret's value must look like, checked whenever the value is read (plan, apply).
+
+    Data, not code: ``format: json_object`` (the only format so far) says the value is a
+    JSON object; ``required_keys`` must be present and not empty; ``required_values`` maps
+    keys to the exact text they must hold. ``what`` names the content in messages
+    ("the file secrets/sa.json is not a Google service-account key (missing private_key)").
+    A message never quotes the value, nor any part of it.
+    """
+
+    what: str
+    format: Literal["json_object"] = "json_object"
+    required_keys: list[str] = field(default_factory=list)
+    required_values: dict[str, str] = field(default_factory=dict)
+
+    def problem(self, text: str) -> str | None:
+        """Why ``text`` is not such content ("not JSON", "missing client_email"), or None."""
+        import json
+
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            return "not JSON"
+        if not isinstance(data, dict):
+            return "JSON, but not an object"
+        missing = [key for key in self.required_keys if data.get(key) in (None, "", [], {})]
+        if missing:
+            return "missing " + ", ".join(missing)
+        wrong = [f'{key} is not "{value}"' for key, value in self.required_values.items() if data.get(key) != value]
+        return "; ".join(wrong) or None
+
+
 @dataclass(frozen=True, kw_only=True)
 class FieldSpec(_JSONMixin):
-    """One config or credential field of a method."""
+    """One config or credential field of a method (or of a job workflow's config)."""
 
     name: str
     title: str
@@ -87,6 +124,8 @@ class FieldSpec(_JSONMixin):
     pattern: str | None = None
     description: str = ""
     example: str | None = None
+    type: Literal["string", "number", "integer", "boolean", "list", "mapping"] = "string"
+    content: ContentSpec | None = None  # secret fields only: what the value must look like
 
     @cached_property
     def regex(self) -> re.Pattern[str] | None:
@@ -315,7 +354,7 @@ def _load_compiled(directory: Path) -> dict[str, ProviderSpec] | None:
 def compiled_catalog(providers: list[ProviderSpec], digest: str) -> dict[str, Any]:
     """The compiled form of validated providers (in load order) of a folder with ``digest``.
 
-    Mappings whose order matters (methods, workflows, extra_params) become lists, so the
+    Mappings whose order matters (methods, workflows, extra_params, required_values) become lists, so the
     file can be written with sorted keys and read back in the original order.
     """
     return {"format": COMPILED_FORMAT, "digest": digest,
@@ -329,12 +368,21 @@ def _provider_to_compiled(spec: ProviderSpec) -> dict[str, Any]:
     for method in data["methods"]:
         if method["oauth"] is not None:
             method["oauth"]["extra_params"] = [list(item) for item in method["oauth"]["extra_params"].items()]
+    for owner in data["methods"] + data["workflows"]:
+        for spec in owner["fields"]:
+            if spec["content"] is not None:
+                spec["content"]["required_values"] = [list(item) for item in spec["content"]["required_values"].items()]
     return data
 
 
 def _field_from_compiled(d: dict[str, Any]) -> FieldSpec:
+    content = d["content"]
     return FieldSpec(name=d["name"], title=d["title"], required=d["required"], secret=d["secret"],
-                     pattern=d["pattern"], description=d["description"], example=d["example"])
+                     pattern=d["pattern"], description=d["description"], example=d["example"], type=d["type"],
+                     content=None if content is None else ContentSpec(
+                         what=content["what"], format=content["format"],
+                         required_keys=list(content["required_keys"]),
+                         required_values={key: value for key, value in content["required_values"]}))
 
 
 def _method_from_compiled(d: dict[str, Any]) -> MethodSpec:

@@ -42,8 +42,21 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ContentSpec(_Strict):
+    """What a secret's value must look like (see :class:`reconciler.catalog.ContentSpec`)."""
+
+    what: str = Field(min_length=1)  # "a Google service-account key"
+    format: Literal["json_object"] = "json_object"
+    required_keys: list[str] = Field(default_factory=list)
+    required_values: dict[str, str] = Field(default_factory=dict)
+
+    def to_runtime(self) -> runtime.ContentSpec:
+        return runtime.ContentSpec(what=self.what, format=self.format, required_keys=list(self.required_keys),
+                                   required_values=dict(self.required_values))
+
+
 class FieldSpec(_Strict):
-    """One config or credential field of a method."""
+    """One config or credential field of a method (or of a job workflow's config)."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str
@@ -52,6 +65,9 @@ class FieldSpec(_Strict):
     pattern: str | None = None
     description: str = ""
     example: str | None = None
+    # The value's type; "string" also takes a number (YAML reads an unquoted 22 or 549755885175 as one).
+    type: Literal["string", "number", "integer", "boolean", "list", "mapping"] = "string"
+    content: ContentSpec | None = None
 
     @field_validator("pattern")
     @classmethod
@@ -63,9 +79,20 @@ class FieldSpec(_Strict):
                 raise ValueError(f"not a valid regular expression: {exc}") from None
         return value
 
+    @model_validator(mode="after")
+    def _consistent(self) -> FieldSpec:
+        if self.pattern is not None and self.type not in ("string", "number", "integer"):
+            raise ValueError(f"a pattern applies to text and numbers, not to a {self.type}")
+        if self.secret and self.type != "string":
+            raise ValueError("a secret is text: a secret field's type is string")
+        if self.content is not None and not self.secret:
+            raise ValueError("content rules are checked when a secret is read: only secret fields have one")
+        return self
+
     def to_runtime(self) -> runtime.FieldSpec:
         return runtime.FieldSpec(name=self.name, title=self.title, required=self.required, secret=self.secret,
-                                 pattern=self.pattern, description=self.description, example=self.example)
+                                 pattern=self.pattern, description=self.description, example=self.example,
+                                 type=self.type, content=self.content.to_runtime() if self.content else None)
 
 
 class OAuthSpec(_Strict):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -10,7 +9,7 @@ import click
 from reconciler.catalog import load_catalog
 from reconciler.suggestions import did_you_mean
 from reconciler.cli import output
-from reconciler.cli.common import F, all_warnings_option, format_option, workspace_catalog, workspace_options
+from reconciler.cli.common import F, all_warnings_option, output_options, workspace_catalog, workspace_options
 from reconciler.diagnostic_report import diagnostics_json
 from reconciler.errors import UsageError
 from reconciler.manifest import load_desired
@@ -27,7 +26,7 @@ def _debug_option(func: F) -> F:
 @click.command()
 @all_warnings_option
 @workspace_options
-@format_option("text", "json")
+@output_options("text", "json")
 def validate(workspace: Workspace, fmt: str, all_warnings: bool) -> None:
     """Check every manifest: syntax, types, catalog rules, references and bindings.
 
@@ -57,7 +56,7 @@ def validate(workspace: Workspace, fmt: str, all_warnings: bool) -> None:
 @click.argument("name", required=False)
 @click.option("-w", "--workspace", "workspace_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Include the workspace's own provider folders.")
-@format_option("text", "json")
+@output_options("text", "json")
 @_debug_option
 def providers(name: str | None, workspace_dir: Path | None, fmt: str) -> None:
     """List providers, their methods, job workflows and required fields (or one in detail)."""
@@ -69,37 +68,39 @@ def providers(name: str | None, workspace_dir: Path | None, fmt: str) -> None:
                          + f" (providers: {', '.join(sorted(catalog.providers))})")
     if fmt == "json":
         data = catalog_json(catalog)
-        output.print_json(next(p for p in data if p["name"] == name) if name else data)
+        version = {"format_version": output.JSON_FORMAT_VERSION}  # (one object: at its top; a list: wrapped)
+        output.print_json({**version, **next(p for p in data if p["name"] == name)} if name
+                          else {**version, "providers": data})
         return
     console = output.stdout()
     console.print(provider_detail(catalog.providers[name]) if name else providers_table(catalog))
 
 
 @click.command()
-@click.option("-o", "--output", "target", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write to this file instead of stdout.")
+@output_options("json")  # a JSON Schema document has one form; it carries no format_version (see below)
 @click.option("-w", "--workspace", "workspace_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Include the workspace's own providers in the enums.")
+@click.option("--settings", "settings", is_flag=True, help="The schema of authctl.yaml instead of the manifests'.")
 @_debug_option
-def schema(target: Path | None, workspace_dir: Path | None) -> None:
-    """Print the JSON Schema of the manifest format, for editors.
+def schema(workspace_dir: Path | None, fmt: str, settings: bool) -> None:
+    """Print the JSON Schema of the manifest format (or, with --settings, of authctl.yaml), for editors.
 
-    Point yaml-language-server at it with a first line such as
-    `# yaml-language-server: $schema=./authctl.schema.json`.
+    The manifest schema knows the catalog: the config and credentials fields of each
+    provider/method and the config fields of each workflow. Point yaml-language-server at
+    it with a first line such as `# yaml-language-server: $schema=./authctl.schema.json`
+    (this repository's own are in schema/, written by scripts/write_schemas.py).
     """
+    from reconciler.manifest.schema import schema_text, settings_schema
     from reconciler.workspace import load_workspace
 
-    catalog = (workspace_catalog(load_workspace(workspace_dir)) if workspace_dir else load_catalog())
-    text = json.dumps(manifest_schema(catalog), indent=2, sort_keys=True) + "\n"
-    if target is None:
-        click.echo(text, nl=False)
+    if settings:
+        text = schema_text(settings_schema())
     else:
-        try:
-            target.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            reason = "permission denied" if isinstance(exc, PermissionError) else (exc.strerror or str(exc)).lower()
-            raise UsageError(f"{target} cannot be written: {reason}") from None
-        output.stderr().print(f"Wrote {target}", markup=False)
+        catalog = (workspace_catalog(load_workspace(workspace_dir)) if workspace_dir else load_catalog())
+        text = schema_text(manifest_schema(catalog))
+    # Exactly the JSON Schema document, no format_version: editors read it as a schema, and
+    # its own "$schema" says which draft it follows. -o/--output writes it (output.stdout_to).
+    click.echo(text, nl=False)
 
 
 COMMANDS = [validate, providers, schema]

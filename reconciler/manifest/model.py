@@ -28,27 +28,40 @@ class _Strict(BaseModel):
 class Metadata(_Strict):
     """Identity in the repo: ``name`` is stable, labels and annotations are free-form."""
 
-    name: str = Field(pattern=NAME_PATTERN, max_length=63)
-    labels: dict[str, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
+    name: str = Field(pattern=NAME_PATTERN, max_length=63,
+                      description="Stable identity in the repo (a lowercase DNS label); jobs bind authorizations "
+                                  "by it. Renaming is a delete and a create.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Free-form key: value text, for people.")
+    annotations: dict[str, str] = Field(default_factory=dict, description="Free-form key: value text, for tools.")
 
 
 class AuthorizationSpecModel(_Strict):
-    provider: str = Field(min_length=1)
-    method: str = Field(min_length=1)
-    label: str = Field(min_length=1, max_length=255)
-    description: str = Field(default="", max_length=4096)
-    config: dict[str, Any] = Field(default_factory=dict)
+    """What the authorization is: provider and method from the catalog (`authctl providers`), its label and fields."""
+
+    provider: str = Field(min_length=1, description="The provider (`authctl providers` lists them).")
+    method: str = Field(min_length=1, description="How it authenticates with the provider "
+                                                  "(`authctl providers PROVIDER` lists its methods).")
+    label: str = Field(min_length=1, max_length=255,
+                       description="The name people see on the platform; unique (ignoring case). Edited in place.")
+    description: str = Field(default="", max_length=4096, description="Edited in place.")
+    config: dict[str, Any] = Field(default_factory=dict,
+                                   description="The method's non-secret fields; a change is a replace.")
     # Values are checked by validate.py, which explains literal secrets without echoing them.
-    credentials: dict[str, Any] = Field(default_factory=dict)
+    credentials: dict[str, Any] = Field(default_factory=dict,
+                                        description="The method's secret fields, each a reference ({env: VARIABLE} "
+                                                    "or {file: PATH}), never a value; a change is a replace.")
 
 
 class JobSpecModel(_Strict):
-    workflow: str = Field(min_length=1)
-    authorizations: list[str] = Field(min_length=1)
-    state: Literal["running", "paused"] = "running"
+    """A job: its workflow, the authorizations it runs with, and whether it runs."""
+
+    workflow: str = Field(min_length=1, description="The job type (Lytics workflow slug); every bound "
+                                                    "authorization's method must support it.")
+    authorizations: list[str] = Field(min_length=1, description="metadata.name of each Authorization it uses.")
+    state: Literal["running", "paused"] = Field(default="running", description="running or paused.")
     description: str = Field(default="", max_length=4096)
-    config: dict[str, Any] = Field(default_factory=dict)
+    config: dict[str, Any] = Field(default_factory=dict,
+                                   description="The workflow's settings (`authctl providers PROVIDER` lists them).")
 
 
 class AuthorizationDocument(_Strict):

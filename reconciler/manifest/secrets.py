@@ -19,11 +19,12 @@ import hashlib
 import hmac
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from reconciler.errors import SecretError
+from reconciler.catalog import ContentSpec
+from reconciler.errors import SecretError, Where
 from reconciler.manifest.secret_files import SecretFileRules
 
 REDACTED = "(sensitive)"
@@ -76,15 +77,36 @@ class SecretRef:
     ``allowed_dirs`` are the workspace's ``secret_dirs`` (resolved), which a file reference
     may read besides the workspace; validation fills them in, so that whoever resolves the
     reference later (apply, with only the root at hand) applies the same rules.
+
+    ``content`` is the catalog's rule for what the value must look like (a Google
+    service-account key must be a JSON object with ``type: service_account``...), filled in
+    by validation once the method is known; :meth:`resolve` checks it, and ``where`` (the
+    field in its manifest, looked up only if shown) lets a problem name its file and line.
+    Neither takes part in comparisons: they follow from the manifest and the catalog.
     """
 
     source: Literal["env", "file"]
     name: str  # variable name, or path (relative to the workspace root)
     allowed_dirs: tuple[str, ...] = ()
+    content: ContentSpec | None = field(default=None, compare=False)
+    where: Where | None = field(default=None, compare=False, repr=False)
 
     def describe(self) -> str:
         """How plans name the reference: ``FB_TOKEN`` or ``file secrets/sa.json``."""
         return self.name if self.source == "env" else f"file {self.name}"
+
+    def content_problem(self, value: SecretValue) -> str | None:
+        """Why ``value`` breaks the catalog's content rule, naming the reference and never the value; or None.
+
+        ``the file secrets/sa.json is not a Google service-account key (missing private_key)``
+        """
+        if self.content is None:
+            return None
+        problem = self.content.problem(value.reveal())
+        if problem is None:
+            return None
+        where = f"the environment variable {self.name}" if self.source == "env" else f"the file {self.name}"
+        return f"{where} is not {self.content.what} ({problem})"
 
     def is_available(self, root: Path, environ: Mapping[str, str] | None = None) -> bool:
         environ = os.environ if environ is None else environ
@@ -100,18 +122,24 @@ class SecretRef:
     def file_rules(self, root: Path) -> SecretFileRules:
         return SecretFileRules(root, tuple(Path(d) for d in self.allowed_dirs))
 
-    def resolve(self, root: Path, environ: Mapping[str, str] | None = None) -> SecretValue:
-        """Read the value now. Errors name the reference, never a value."""
+    def resolve(self, root: Path, environ: Mapping[str, str] | None = None, *,
+                check_content: bool = True) -> SecretValue:
+        """Read the value now (and check its content rule unless told not to). Errors name the reference, never a value."""
         environ = os.environ if environ is None else environ
         if self.source == "env":
             if self.name not in environ:
                 raise SecretError(f"environment variable {self.name} is not set")
-            value = environ[self.name]
-            if not is_utf8(value):
+            raw = environ[self.name]
+            if not is_utf8(raw):
                 raise SecretError(f"environment variable {self.name} holds bytes that are not UTF-8 text; "
                                   "set it to the secret as UTF-8 text")
-            return SecretValue(value)
-        return SecretValue(self.file_rules(root).read(self.name))
+            value = SecretValue(raw)
+        else:
+            value = SecretValue(self.file_rules(root).read(self.name))
+        problem = self.content_problem(value) if check_content else None
+        if problem:
+            raise SecretError(problem)
+        return value
 
 
 def is_utf8(value: str) -> bool:

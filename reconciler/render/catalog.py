@@ -1,5 +1,9 @@
 """Provider catalog views for ``authctl providers``: one table, or one provider in detail.
 
+The detail of a provider shows each method's fields and each workflow's (job type's)
+config fields, with type, required, pattern and description, so what validation
+enforces can be discovered (``--format json`` carries the same, from the specs).
+
 Catalogs can come from a workspace's own provider folders (a pull request's), so every
 cell and title is a rich ``Text`` escaped for the terminal (render/escape.py), never a
 markup string: a method title's ``[recommended]`` used to vanish as a markup tag.
@@ -13,7 +17,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from reconciler.catalog import Catalog, MethodSpec, ProviderSpec
+from reconciler.catalog import Catalog, FieldSpec, MethodSpec, ProviderSpec, WorkflowSpec
 from reconciler.render.escape import terminal_text
 
 
@@ -44,6 +48,48 @@ def providers_table(catalog: Catalog) -> Table:
     return table
 
 
+def _description(spec: FieldSpec) -> str:
+    """A field's description, with its example and, for a secret, what its content must be."""
+    parts = [spec.description.rstrip(".") + "."] if spec.description else []
+    if spec.content is not None:
+        rule = f"Must be {spec.content.what}: a JSON object with " + ", ".join(spec.content.required_keys)
+        rule += "".join(f"; {key}: {value}" for key, value in spec.content.required_values.items())
+        parts.append(rule + " (checked when plan or apply reads it).")
+    if spec.example is not None and not spec.secret:
+        parts.append(f"Example: {spec.example}")
+    return " ".join(parts)
+
+
+def _fields_table(title: Text, fields: list[FieldSpec], *, where: bool) -> Table:
+    """One row per field: name, title, type, required, (where it goes,) pattern, description."""
+    table = Table(title=title, title_justify="left")
+    columns = ["Field", "Title", "Type", "Required"] + (["Where"] if where else []) + ["Pattern", "Description"]
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for spec in fields:
+        cells = [_text(spec.name), _text(spec.title), Text("secret" if spec.secret else spec.type),
+                 Text("yes" if spec.required else "no")]
+        if where:
+            cells.append(Text("spec.credentials (secret ref)" if spec.secret else "spec.config"))
+        cells += [_text(spec.pattern or ""), _text(_description(spec))]
+        table.add_row(*cells)
+    return table
+
+
+def _workflow_detail(provider: ProviderSpec, workflow: WorkflowSpec) -> list[RenderableType]:
+    """A workflow (job type): which methods run it, and the fields of a Job's spec.config."""
+    title = _text(f"workflow {workflow.name}: {workflow.title}", style="italic")
+    methods = [f"{provider.name}/{m.name}" for m in provider.methods.values() if m.supports(workflow.name)]
+    facts = [f"runs with: {', '.join(methods) or '(no method of this provider)'}"]
+    if workflow.description:
+        facts.insert(0, workflow.description)
+    if not workflow.fields:
+        facts.append("config fields: none declared (spec.config is passed on unchecked)")
+        return [title, *(_text(fact) for fact in facts)]
+    facts.append("spec.config of a Job with this workflow takes the fields above; others are warned about")
+    return [_fields_table(title, workflow.fields, where=False), *(_text(fact) for fact in facts)]
+
+
 def provider_detail(provider: ProviderSpec) -> RenderableType:
     parts: list[RenderableType] = [_text(f"{provider.title} ({provider.name})", style="bold")]
     if provider.docs_url:
@@ -51,16 +97,7 @@ def provider_detail(provider: ProviderSpec) -> RenderableType:
     for method in provider.methods.values():
         title = _text(f"{provider.name}/{method.name}: {method.title}"
                       + (" [recommended]" if method.recommended else ""), style="italic")
-        table = Table(title=title, title_justify="left")
-        table.add_column("Field")
-        table.add_column("Title")
-        table.add_column("Required")
-        table.add_column("Where")
-        table.add_column("Pattern")
-        for spec in method.fields:
-            table.add_row(_text(spec.name), _text(spec.title), Text("yes" if spec.required else "no"),
-                          Text("spec.credentials (secret ref)" if spec.secret else "spec.config"),
-                          _text(spec.pattern or ""))
+        table = _fields_table(title, method.fields, where=True)
         facts = [f"kind: {method.kind.value}", f"lytics type: {method.lytics_type or '(made in the UI)'}"]
         if method.is_oauth and not method.fields:
             facts.append("fields: none (tokens come from `authctl login`)")
@@ -79,6 +116,8 @@ def provider_detail(provider: ProviderSpec) -> RenderableType:
         parts.extend(_text(fact) for fact in facts)
         for warning in method.warnings:
             parts.append(_text(f"warning: {warning}", style="yellow"))
+    for workflow in provider.workflows.values():
+        parts.extend(_workflow_detail(provider, workflow))
     return Group(*parts)
 
 

@@ -37,7 +37,9 @@ def _demo(root: Path) -> Path:
     """A copy of manifests/ with its secret file, nothing applied yet."""
     shutil.copytree(DEMO, root, ignore=shutil.ignore_patterns(".authctl", "secrets"))
     (root / "secrets").mkdir()
-    (root / "secrets" / "gcp-pubsub-sa.json").write_text('{"type": "service_account"}', encoding="utf-8")
+    (root / "secrets" / "gcp-pubsub-sa.json").write_text(
+        '{"type": "service_account", "client_email": "sa@demo.iam.gserviceaccount.com", "private_key": "dummy"}',
+        encoding="utf-8")
     return root
 
 
@@ -312,7 +314,7 @@ def test_files_authctl_is_asked_to_write_where_it_cannot_are_clean_errors(demo: 
     blocker = demo / "not-a-folder"
     blocker.write_text("a file where a folder should be")
     err = assert_clean_failure(run_cli("schema", "-o", blocker / "schema.json", cwd=demo))
-    assert f"Error: {blocker / 'schema.json'} cannot be written: not a directory" in err, err
+    assert f"Error: {blocker / 'schema.json'} cannot be written: {blocker} is not a folder" in err, err
     err = assert_clean_failure(run_cli("plan", "-o", blocker / "plan.json", cwd=demo, env=ENV))
     assert f"Error: plan file {blocker / 'plan.json'} cannot be written: {blocker} is not a folder" in err, err
 

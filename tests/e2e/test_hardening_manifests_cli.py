@@ -274,7 +274,7 @@ def test_secret_file_through_a_symlink_out_of_the_workspace_is_refused(make_work
 def test_secret_dirs_allow_a_folder_outside_the_workspace(make_workspace, run_cli, tmp_path: Path) -> None:
     mounted = tmp_path / "run-secrets"
     mounted.mkdir()
-    (mounted / "gcs.json").write_text('{"type": "service_account"}')
+    (mounted / "gcs.json").write_text('{"type": "service_account", "client_email": "a@b.c", "private_key": "k"}')
     root = make_workspace({"g.yaml": gcs(str(mounted / "gcs.json"))}, settings=f"secret_dirs: [{mounted}]\n")
     result = run_cli("validate", cwd=root)
     assert result.returncode == 0, result.stderr
