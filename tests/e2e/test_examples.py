@@ -1,4 +1,7 @@
-"""Run every ``examples/*/scenario.yaml`` with the real CLI, so the examples stay true.
+"""Run every ``examples/*/.scenario.yaml`` with the real CLI, so the examples stay true.
+
+The scenario is a dot-file so that authctl, run in the example folder as examples/README.md
+suggests, does not read it as a manifest (a test checks every example validates in place).
 
 A scenario is a list of steps, each one of:
   run: [ARGS...]                 authctl ARGS in the workspace; `exit` (default 0),
@@ -23,7 +26,7 @@ import pytest
 import yaml
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-SCENARIOS = sorted(EXAMPLES.glob("*/scenario.yaml"))
+SCENARIOS = sorted(EXAMPLES.glob("*/.scenario.yaml"))
 
 
 def _remove_documents(path: Path, names: list[str]) -> None:
@@ -41,7 +44,7 @@ def test_every_example_has_a_scenario() -> None:
 def test_example(scenario: Path, tmp_path: Path) -> None:
     spec = yaml.safe_load(scenario.read_text())
     workspace = tmp_path / scenario.parent.name
-    shutil.copytree(scenario.parent, workspace, ignore=shutil.ignore_patterns("scenario.yaml", ".authctl"))
+    shutil.copytree(scenario.parent, workspace, ignore=shutil.ignore_patterns(".scenario.yaml", ".authctl"))
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **{k: str(v) for k, v in spec.get("env", {}).items()}}
     saved: dict[str, str] = {}
     for number, step in enumerate(spec["steps"], start=1):
@@ -67,3 +70,13 @@ def test_example(scenario: Path, tmp_path: Path) -> None:
             assert {k: summary[k] for k in step["expect_summary"]} == step["expect_summary"], where
         if "save_output_as" in step:
             saved[step["save_output_as"]] = result.stdout.strip()
+
+
+@pytest.mark.parametrize("folder", [p.parent for p in SCENARIOS], ids=lambda p: p.name)
+def test_example_validates_in_place(folder: Path, tmp_path: Path) -> None:
+    """`cd examples/NAME && authctl validate`, as examples/README.md suggests: the scenario is not a manifest."""
+    workspace = tmp_path / folder.name
+    shutil.copytree(folder, workspace, ignore=shutil.ignore_patterns(".authctl"))
+    result = subprocess.run([sys.executable, "-m", "reconciler", "validate"], cwd=workspace,
+                            env={**os.environ, "NO_COLOR": "1"}, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr

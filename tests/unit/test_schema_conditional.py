@@ -45,8 +45,8 @@ def schema_errors(document: Any, validator: jsonschema.protocols.Validator = VAL
 
 
 def yaml_files(root: Path) -> list[Path]:
-    """The YAML files of a workspace that authctl reads (an example's scenario.yaml is the test's, not authctl's)."""
-    return sorted(p for p in root.rglob("*.y*ml") if p.name != "scenario.yaml" and ".github" not in p.parts)
+    """The YAML files of a workspace that authctl reads (an example's .scenario.yaml is the test's, not authctl's)."""
+    return sorted(p for p in root.rglob("*.y*ml") if p.name != ".scenario.yaml" and ".github" not in p.parts)
 
 
 # -- the committed schemas and the files that point at them -------------------------------------------
