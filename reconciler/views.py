@@ -140,9 +140,6 @@ def resolve_job(snapshot: Snapshot, managed: ManagedIndex, ref: str) -> LiveJob 
     return None if found is None else snapshot.jobs[found.id]
 
 
-_KIND_PREFIXES = {"authorization": ObjectKind.AUTHORIZATION, "job": ObjectKind.JOB}
-
-
 def _candidates(snapshot: Snapshot, managed: ManagedIndex, ref: str, kind: ObjectKind | None) -> list[Candidate]:
     found: list[Candidate] = []
     if kind in (None, ObjectKind.AUTHORIZATION):
@@ -155,7 +152,7 @@ def _candidates(snapshot: Snapshot, managed: ManagedIndex, ref: str, kind: Objec
 def resolve_object(snapshot: Snapshot, managed: ManagedIndex, ref: str) -> Candidate | None:
     """An authorization or a job; ``Authorization/NAME`` or ``Job/NAME`` (any case) says which kind."""
     kind_text, slash, bare = ref.partition("/")
-    kind = _KIND_PREFIXES.get(kind_text.casefold()) if slash else None
+    kind = ObjectKind.of_address_prefix(kind_text) if slash else None
     candidates = _candidates(snapshot, managed, bare, kind) if kind is not None else []
     if not candidates:  # no kind, or "job/x" is a whole label or name
         kind, bare = None, ref

@@ -88,6 +88,14 @@ class ObjectKind(StrEnum):
     # object): keyed by its live id and planned as a guarded delete until it is gone.
     DEPOSED_AUTHORIZATION = "DeposedAuthorization"
 
+    @classmethod
+    def of_address_prefix(cls, text: str) -> ObjectKind | None:
+        """The kind a person names before ``/`` in an address (``job/x`` as well as ``Job/x``), or None."""
+        return _ADDRESS_KINDS.get(text.casefold())
+
+
+_ADDRESS_KINDS = {"authorization": ObjectKind.AUTHORIZATION, "job": ObjectKind.JOB}
+
 
 class JournalOp(StrEnum):
     """The platform call a journal entry is about (recovery decides by it)."""

@@ -23,15 +23,12 @@ from reconciler.workspace import Workspace
 AUTH, JOB = ObjectKind.AUTHORIZATION, ObjectKind.JOB
 
 
-_KINDS = {"authorization": AUTH, "job": JOB}
-
-
 def _split(address: str) -> tuple[ObjectKind | None, str]:
     """``Authorization/x`` (any case of the kind), ``Job/x`` or a bare name -> (kind or None, name)."""
     kind_text, _, bare = address.rpartition("/")
     if not kind_text:
         return None, bare
-    kind = _KINDS.get(kind_text.casefold())
+    kind = ObjectKind.of_address_prefix(kind_text)
     if kind is None:
         raise UsageError(f"{address!r}: an address is Authorization/NAME or Job/NAME")
     return kind, bare
@@ -63,8 +60,8 @@ def import_(name: str, live_ref: str, workspace: Workspace) -> None:
     manifest NAME (or authorization/NAME, job/NAME).
 
     For an object made outside authctl, or one an interrupted apply made before creation
-    markers existed (recovery names this command). It must match the manifest's kind,
-    provider and method, or workflow.
+    markers existed (recovery names this command). The next plan compares the object with
+    the manifest (a different provider, method or workflow shows as a replace).
     """
     from reconciler.backends import open_backend
     from reconciler.clock import utc_now

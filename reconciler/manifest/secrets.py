@@ -131,8 +131,7 @@ class SecretRef:
                 raise SecretError(f"environment variable {self.name} is not set")
             raw = environ[self.name]
             if not is_utf8(raw):
-                raise SecretError(f"environment variable {self.name} holds bytes that are not UTF-8 text; "
-                                  "set it to the secret as UTF-8 text")
+                raise SecretError(not_utf8_message(self.name))
             value = SecretValue(raw)
         else:
             value = SecretValue(self.file_rules(root).read(self.name))
@@ -140,6 +139,11 @@ class SecretRef:
         if problem:
             raise SecretError(problem)
         return value
+
+
+def not_utf8_message(name: str) -> str:
+    """What validate and resolve say of an environment variable holding bytes that are not UTF-8."""
+    return f"environment variable {name} holds bytes that are not UTF-8 text; set it to the secret as UTF-8 text"
 
 
 def is_utf8(value: str) -> bool:

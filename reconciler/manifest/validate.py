@@ -67,7 +67,7 @@ from reconciler.manifest.model import (
 )
 from reconciler.manifest.redact import MAX_QUOTED
 from reconciler.manifest.secret_files import SecretFileRules
-from reconciler.manifest.secrets import SecretRef
+from reconciler.manifest.secrets import SecretRef, is_utf8, not_utf8_message
 from reconciler.manifest.values import json_value
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -623,21 +623,12 @@ def _reference_problem(source: str, target: Any, secret_files: SecretFileRules) 
     if source == "env":
         if len(target) > MAX_ENV_NAME or not _ENV_NAME.match(target):
             return _BAD_ENV_NAME
-        raw = os.environb.get(target.encode()) if hasattr(os, "environb") else None
-        if raw is not None and not _is_utf8(raw):
-            return (f"env: environment variable {target} holds bytes that are not UTF-8 text; "
-                    "set it to the secret as UTF-8 text")
+        raw = os.environ.get(target)  # bytes that are not UTF-8 arrive as lone surrogates
+        if raw is not None and not is_utf8(raw):
+            return f"env: {not_utf8_message(target)}"
         return None
     problem = secret_files.problem(target)
     return f"file: {problem}" if problem else None
-
-
-def _is_utf8(raw: bytes) -> bool:
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 # The Python types each catalog field type takes; "string" takes numbers too (YAML reads an

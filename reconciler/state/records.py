@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -139,14 +139,13 @@ def _json_dict(text: str) -> Any:
     return {} if text == "{}" else json.loads(text)
 
 
-def managed_index(rows: Iterable[tuple[Any, ...]], when: Callable[[Any], Any]) -> ManagedIndex:
+def managed_index(rows: Sequence[tuple[Any, ...]], when: Callable[[Any], Any]) -> ManagedIndex:
     """(kind, name, live_id, fingerprints JSON, applied JSON, applied_at) rows -> the managed index.
 
     Every plan reads all of it (60,000 rows at scale): rows come as tuples, and the empty
     JSON most rows hold is not parsed.
     """
     kinds = {k.value: k for k in ObjectKind}
-    rows = list(rows)
     try:
         return {(kinds[kind], name): ManagedObject(kinds[kind], name, live_id, _json_dict(fingerprints), when(at),
                                                    _json_dict(applied))
