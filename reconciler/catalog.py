@@ -33,7 +33,7 @@ from reconciler.errors import CatalogError
 #: The precompiled form of a built-in provider folder, kept inside that folder.
 COMPILED_NAME = "catalog.compiled.json"
 #: Bumped when the layout of the compiled file changes; another value means "stale".
-COMPILED_FORMAT = 2  # 2: fields carry ``type`` and ``content``
+COMPILED_FORMAT = 3  # 2: fields carry ``type`` and ``content``; 3: enum/minimum/maximum/items, api_model
 
 
 class MethodKind(str, Enum):
@@ -113,6 +113,22 @@ class ContentSpec(_JSONMixin):
         return "; ".join(wrong) or None
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ApiModelRef(_JSONMixin):
+    """The Lytics v2 OpenAPI model a method's or workflow's fields were taken from.
+
+    ``model`` is the component schema (``models.AdwordsCustomerMatch``) and ``path`` the
+    operation that uses it; both None when the document has no such operation, and
+    ``note`` then says what was looked for, so nobody mistakes hand-written fields for
+    facts. ``scripts/extract_lytics_models.py``-style refreshes compare against
+    ``tests/data/lytics_openapi_extract.json``.
+    """
+
+    model: str | None = None
+    path: str | None = None
+    note: str = ""
+
+
 @dataclass(frozen=True, kw_only=True)
 class FieldSpec(_JSONMixin):
     """One config or credential field of a method (or of a job workflow's config)."""
@@ -126,6 +142,10 @@ class FieldSpec(_JSONMixin):
     example: str | None = None
     type: Literal["string", "number", "integer", "boolean", "list", "mapping"] = "string"
     content: ContentSpec | None = None  # secret fields only: what the value must look like
+    enum: list[str | int | float] | None = None  # the only values allowed (of a list: of each item)
+    minimum: float | None = None  # numbers only
+    maximum: float | None = None
+    items: Literal["string", "number", "integer", "boolean", "mapping"] | None = None  # a list's item type
 
     @cached_property
     def regex(self) -> re.Pattern[str] | None:
@@ -167,6 +187,7 @@ class MethodSpec(_JSONMixin):
     title: str
     kind: MethodKind
     lytics_type: str | None = None  # platform type slug; None = made in the UI only
+    api_model: ApiModelRef | None = None  # where the fields come from in the Lytics v2 OpenAPI document
     recommended: bool = False
     description: str = ""
     fields: list[FieldSpec] = field(default_factory=list)
@@ -200,6 +221,7 @@ class WorkflowSpec(_JSONMixin):
     title: str
     fields: list[FieldSpec] = field(default_factory=list)
     description: str = ""
+    api_model: ApiModelRef | None = None  # where the fields come from in the Lytics v2 OpenAPI document
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -211,6 +233,9 @@ class ProviderSpec(_JSONMixin):
     docs_url: str | None = None
     methods: dict[str, MethodSpec]
     workflows: dict[str, WorkflowSpec] = field(default_factory=dict)
+
+
+SERVED_TYPE_PREFIX = "authctl-"  # auth types only the served platform knows: see Catalog.api_type
 
 
 @dataclass(frozen=True)
@@ -243,11 +268,35 @@ class Catalog:
         return None
 
     def by_lytics_type(self, slug: str) -> tuple[ProviderSpec, MethodSpec] | None:
+        """The method whose Lytics API type is ``slug`` (only real Lytics types)."""
         for provider in self.providers.values():
             for method in provider.methods.values():
                 if method.lytics_type == slug:
                     return provider, method
         return None
+
+    @staticmethod
+    def api_type(provider: str, method: MethodSpec) -> str:
+        """The auth type slug a method travels under on the Lytics-shaped API.
+
+        A method Lytics can create through its API uses its real type (``fb-system-user``).
+        One that Lytics only makes in its UI (OAuth connections) has no API type; the served
+        platform accepts it under ``authctl-PROVIDER-METHOD`` so the same client code path
+        creates it there, and the real API answers such a slug with AUTHTYPE-NOTFOUND-007.
+        """
+        return method.lytics_type or f"{SERVED_TYPE_PREFIX}{provider}-{method.name}"
+
+    @cached_property
+    def _by_api_type(self) -> dict[str, tuple[ProviderSpec, MethodSpec]]:
+        index: dict[str, tuple[ProviderSpec, MethodSpec]] = {}
+        for provider in self.providers.values():
+            for method in provider.methods.values():
+                index.setdefault(self.api_type(provider.name, method), (provider, method))
+        return index
+
+    def by_api_type(self, slug: str) -> tuple[ProviderSpec, MethodSpec] | None:
+        """The (provider, method) an API type slug names, real or served-only; None if unknown."""
+        return self._by_api_type.get(slug)
 
 
 def builtin_providers_dir() -> Path:
@@ -375,10 +424,15 @@ def _provider_to_compiled(spec: ProviderSpec) -> dict[str, Any]:
     return data
 
 
+def _api_model_from_compiled(d: dict[str, Any] | None) -> ApiModelRef | None:
+    return None if d is None else ApiModelRef(model=d["model"], path=d["path"], note=d["note"])
+
+
 def _field_from_compiled(d: dict[str, Any]) -> FieldSpec:
     content = d["content"]
     return FieldSpec(name=d["name"], title=d["title"], required=d["required"], secret=d["secret"],
                      pattern=d["pattern"], description=d["description"], example=d["example"], type=d["type"],
+                     enum=d["enum"], minimum=d["minimum"], maximum=d["maximum"], items=d["items"],
                      content=None if content is None else ContentSpec(
                          what=content["what"], format=content["format"],
                          required_keys=list(content["required_keys"]),
@@ -390,6 +444,7 @@ def _method_from_compiled(d: dict[str, Any]) -> MethodSpec:
     health = d["health_check"]
     return MethodSpec(
         name=d["name"], title=d["title"], kind=MethodKind(d["kind"]), lytics_type=d["lytics_type"],
+        api_model=_api_model_from_compiled(d["api_model"]),
         recommended=d["recommended"], description=d["description"],
         fields=[_field_from_compiled(f) for f in d["fields"]],
         oauth=None if oauth is None else OAuthSpec(
@@ -412,6 +467,7 @@ def _provider_from_compiled(d: dict[str, Any]) -> ProviderSpec:
         name=d["name"], title=d["title"], docs_url=d["docs_url"],
         methods={m.name: m for m in map(_method_from_compiled, d["methods"])},
         workflows={w["name"]: WorkflowSpec(name=w["name"], title=w["title"], description=w["description"],
-                                           fields=[_field_from_compiled(f) for f in w["fields"]])
+                                           fields=[_field_from_compiled(f) for f in w["fields"]],
+                                           api_model=_api_model_from_compiled(w["api_model"]))
                    for w in d["workflows"]},
     )

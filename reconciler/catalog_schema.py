@@ -58,7 +58,7 @@ class ContentSpec(_Strict):
 class FieldSpec(_Strict):
     """One config or credential field of a method (or of a job workflow's config)."""
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")  # Lytics has conversion_value_Field
     title: str
     required: bool = False
     secret: bool = False
@@ -68,6 +68,10 @@ class FieldSpec(_Strict):
     # The value's type; "string" also takes a number (YAML reads an unquoted 22 or 549755885175 as one).
     type: Literal["string", "number", "integer", "boolean", "list", "mapping"] = "string"
     content: ContentSpec | None = None
+    enum: list[str | int | float] | None = Field(default=None, min_length=1)
+    minimum: float | None = None
+    maximum: float | None = None
+    items: Literal["string", "number", "integer", "boolean", "mapping"] | None = None
 
     @field_validator("pattern")
     @classmethod
@@ -87,12 +91,37 @@ class FieldSpec(_Strict):
             raise ValueError("a secret is text: a secret field's type is string")
         if self.content is not None and not self.secret:
             raise ValueError("content rules are checked when a secret is read: only secret fields have one")
+        if (self.minimum is not None or self.maximum is not None) and self.type not in ("number", "integer"):
+            raise ValueError(f"minimum and maximum apply to numbers, not to a {self.type}")
+        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
+            raise ValueError("minimum is greater than maximum")
+        if self.items is not None and self.type != "list":
+            raise ValueError("items gives the type of a list's items: only list fields have one")
         return self
 
     def to_runtime(self) -> runtime.FieldSpec:
         return runtime.FieldSpec(name=self.name, title=self.title, required=self.required, secret=self.secret,
                                  pattern=self.pattern, description=self.description, example=self.example,
-                                 type=self.type, content=self.content.to_runtime() if self.content else None)
+                                 type=self.type, content=self.content.to_runtime() if self.content else None,
+                                 enum=list(self.enum) if self.enum is not None else None, minimum=self.minimum,
+                                 maximum=self.maximum, items=self.items)
+
+
+class ApiModelRef(_Strict):
+    """Where fields come from in the Lytics v2 OpenAPI document (see :class:`reconciler.catalog.ApiModelRef`)."""
+
+    model: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.]+$")
+    path: str | None = Field(default=None, pattern=r"^/")
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _a_model_or_why_not(self) -> ApiModelRef:
+        if self.model is None and not self.note:
+            raise ValueError("say in 'note' why there is no model (what was looked for in the document)")
+        return self
+
+    def to_runtime(self) -> runtime.ApiModelRef:
+        return runtime.ApiModelRef(model=self.model, path=self.path, note=self.note)
 
 
 class OAuthSpec(_Strict):
@@ -139,6 +168,7 @@ class MethodSpec(_Strict):
     title: str
     kind: MethodKind
     lytics_type: str | None = None  # platform type slug; None = made in the UI only
+    api_model: ApiModelRef | None = None
     recommended: bool = False
     description: str = ""
     fields: list[FieldSpec] = Field(default_factory=list)
@@ -164,6 +194,7 @@ class MethodSpec(_Strict):
     def to_runtime(self) -> runtime.MethodSpec:
         return runtime.MethodSpec(
             name=self.name, title=self.title, kind=self.kind, lytics_type=self.lytics_type,
+            api_model=self.api_model.to_runtime() if self.api_model else None,
             recommended=self.recommended, description=self.description,
             fields=[f.to_runtime() for f in self.fields],
             oauth=self.oauth.to_runtime() if self.oauth else None,
@@ -179,10 +210,12 @@ class WorkflowSpec(_Strict):
     title: str
     fields: list[FieldSpec] = Field(default_factory=list)
     description: str = ""
+    api_model: ApiModelRef | None = None
 
     def to_runtime(self) -> runtime.WorkflowSpec:
         return runtime.WorkflowSpec(name=self.name, title=self.title,
-                                    fields=[f.to_runtime() for f in self.fields], description=self.description)
+                                    fields=[f.to_runtime() for f in self.fields], description=self.description,
+                                    api_model=self.api_model.to_runtime() if self.api_model else None)
 
 
 class ProviderSpec(_Strict):

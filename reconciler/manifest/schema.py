@@ -145,8 +145,25 @@ def _field(spec: FieldSpec) -> dict[str, Any]:
         node["description"] = spec.description
     if spec.example is not None and spec.type == "string":
         node["examples"] = [spec.example]
+    if spec.type == "list":
+        items: dict[str, Any] = {}
+        if spec.items is not None:
+            items["type"] = _FIELD_TYPES[spec.items]
+        if spec.enum is not None:  # an item may be a template, checked once rendered (as single values)
+            items["anyOf"] = [{"enum": list(spec.enum)}, _TEMPLATE_REF]
+        if items:
+            node["items"] = items
+        return node
+    for bound in ("minimum", "maximum"):
+        if getattr(spec, bound) is not None:
+            node[bound] = getattr(spec, bound)
+    constraints: dict[str, Any] = {}
     if spec.pattern:
-        node["anyOf"] = [{"pattern": spec.pattern}, _TEMPLATE_REF]
+        constraints["pattern"] = spec.pattern
+    if spec.enum is not None:
+        constraints["enum"] = list(spec.enum)
+    if constraints:
+        node["anyOf"] = [constraints, _TEMPLATE_REF]
     return node
 
 

@@ -48,6 +48,12 @@ from typing import get_args
 from pydantic import BaseModel, ValidationError
 
 from reconciler.catalog import Catalog, FieldSpec
+from reconciler.config_rules import (
+    MISSING_CONFIG_FIELD,
+    UNKNOWN_CONFIG_FIELD,
+    check_value,
+)
+from reconciler.config_rules import type_name as _type_name
 from reconciler.suggestions import did_you_mean
 from reconciler.errors import DiagnosticSink
 from reconciler.manifest.loader import RawDocument
@@ -87,13 +93,10 @@ UNKNOWN_FIELD, MISSING_FIELD, INVALID_NAME, INVALID_VALUE = (
 DUPLICATE_NAME, LITERAL_SECRET, SECRET_REFERENCE = "duplicate-name", "literal-secret", "secret-reference"
 # The whole set against the catalog:
 DUPLICATE_LABEL, UNKNOWN_PROVIDER, UNKNOWN_METHOD = "duplicate-label", "unknown-provider", "unknown-method"
-UNKNOWN_CONFIG_FIELD, CONFIG_PATTERN, MISSING_CONFIG_FIELD = (
-    "unknown-config-field", "config-pattern", "missing-config-field")
 OAUTH_CREDENTIALS, UNKNOWN_CREDENTIAL, MISSING_CREDENTIAL = (
     "oauth-credentials", "unknown-credential", "missing-credential")
 UNKNOWN_WORKFLOW, DUPLICATE_BINDING, UNKNOWN_AUTHORIZATION, UNSUPPORTED_WORKFLOW = (
     "unknown-workflow", "duplicate-binding", "unknown-authorization", "unsupported-workflow")
-CONFIG_TYPE = "config-type"  # a config value of another type than the catalog field's
 
 # The spec fields a salvaged document may lack (see the module docstring); a check that needs
 # one of its object's broken fields is skipped.
@@ -422,7 +425,7 @@ class _Validator:
                           + _known(method.config_fields),
                           UNKNOWN_CONFIG_FIELD, "spec", "config", key)
                 else:
-                    problem = _check_value(method.config_fields[key], value)
+                    problem = check_value(method.config_fields[key], value)
                     if problem:
                         error(problem[1], problem[0], "spec", "config", key)
             for spec in method.config_fields.values():
@@ -500,7 +503,7 @@ class _Validator:
                 error(f"{key} is marked secret by the catalog, and job config cannot hold secrets "
                       "(plans show it); the value is not shown", LITERAL_SECRET, "spec", "config", key)
                 continue
-            problem = _check_value(declared[key], value)
+            problem = check_value(declared[key], value)
             if problem:
                 error(problem[1], problem[0], "spec", "config", key)
         for spec in declared.values():
@@ -530,13 +533,6 @@ class _Validator:
                           subject=subject, summary=summary, where=doc.where(path))
 
 
-def _type_name(value: Any) -> str:
-    """What ``value`` is, in the words of YAML (never the value itself)."""
-    return _TYPE_NAMES.get(type(value)) or f"a {type(value).__name__}"
-
-
-_TYPE_NAMES: dict[type, str] = {dict: "a mapping", list: "a list", type(None): "null", str: "text (a string)",
-                                bool: "true/false", int: "a number", float: "a number"}
 _LIST_HINTS = {("spec", "authorizations"): " of Authorization names, e.g. [fb-ads-prod]"}
 
 
@@ -612,8 +608,16 @@ def _name_of(data: dict[str, Any]) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
+_FIELDS_SHOWN = 10  # a model with 18 fields would make a 350-character warning; `authctl providers` lists all
+
+
 def _known(fields: dict[str, FieldSpec]) -> str:
-    return f" (fields: {', '.join(fields)})" if fields else " (this method takes none)"
+    if not fields:
+        return " (this method takes none)"
+    names = list(fields)
+    more = len(names) - _FIELDS_SHOWN
+    shown = ", ".join(names[:_FIELDS_SHOWN]) + (f" and {more} more: `authctl providers`" if more > 0 else "")
+    return f" (fields: {shown})"
 
 
 def _reference_problem(source: str, target: Any, secret_files: SecretFileRules) -> str | None:
@@ -629,30 +633,6 @@ def _reference_problem(source: str, target: Any, secret_files: SecretFileRules) 
         return None
     problem = secret_files.problem(target)
     return f"file: {problem}" if problem else None
-
-
-# The Python types each catalog field type takes; "string" takes numbers too (YAML reads an
-# unquoted 22 or 549755885175 as one), which are matched against a pattern as their text.
-_ACCEPTS: dict[str, tuple[type, ...]] = {"string": (str, int, float), "number": (int, float), "integer": (int,),
-                                         "boolean": (bool,), "list": (list,), "mapping": (dict,)}
-_TYPE_WORDS = {"string": "text (a string)", "number": "a number", "integer": "a whole number",
-               "boolean": "true or false", "list": "a list", "mapping": "a mapping (key: value)"}
-
-
-def _check_value(spec: FieldSpec, value: Any) -> tuple[str, str] | None:
-    """(rule, message) when a value has the wrong type or breaks the field's pattern, else None.
-
-    A secret field's value is never quoted.
-    """
-    kind = type(value)
-    if kind is not str or spec.type != "string":  # text for a text field, the common case, needs no look
-        if (kind is bool) != (spec.type == "boolean") or not isinstance(value, _ACCEPTS[spec.type]):
-            return CONFIG_TYPE, f"must be {_TYPE_WORDS[spec.type]}, got {_type_name(value)}"
-    if spec.regex is not None and not spec.regex.fullmatch(str(value)):
-        shown = "the value" if spec.secret else f'"{value}"'
-        return CONFIG_PATTERN, f"{shown} does not match the pattern {spec.pattern}" + (
-            f" (e.g. {spec.example})" if spec.example else "")
-    return None
 
 
 def validate_documents(documents: Iterable[RawDocument], catalog: Catalog, sink: DiagnosticSink,

@@ -17,7 +17,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from reconciler.catalog import Catalog, FieldSpec, MethodSpec, ProviderSpec, WorkflowSpec
+from reconciler.catalog import ApiModelRef, Catalog, FieldSpec, MethodSpec, ProviderSpec, WorkflowSpec
+from reconciler.config_rules import enum_words
 from reconciler.render.escape import terminal_text
 
 
@@ -63,17 +64,45 @@ def _description(spec: FieldSpec) -> str:
 def _fields_table(title: Text, fields: list[FieldSpec], *, where: bool) -> Table:
     """One row per field: name, title, type, required, (where it goes,) pattern, description."""
     table = Table(title=title, title_justify="left")
-    columns = ["Field", "Title", "Type", "Required"] + (["Where"] if where else []) + ["Pattern", "Description"]
+    columns = ["Field", "Title", "Type", "Required"] + (["Where"] if where else []) + ["Allowed", "Description"]
     for column in columns:
         table.add_column(column, overflow="fold")
     for spec in fields:
-        cells = [_text(spec.name), _text(spec.title), Text("secret" if spec.secret else spec.type),
+        cells = [_text(spec.name), _text(spec.title), Text("secret" if spec.secret else type_words(spec)),
                  Text("yes" if spec.required else "no")]
         if where:
             cells.append(Text("spec.credentials (secret ref)" if spec.secret else "spec.config"))
-        cells += [_text(spec.pattern or ""), _text(_description(spec))]
+        cells += [_text(allowed_words(spec)), _text(_description(spec))]
         table.add_row(*cells)
     return table
+
+
+def type_words(spec: FieldSpec) -> str:
+    """``list of mapping`` for a list with typed items, else the type."""
+    return f"list of {spec.items}" if spec.type == "list" and spec.items else spec.type
+
+
+def allowed_words(spec: FieldSpec) -> str:
+    """The field's value rules in one cell: pattern, enum (long ones shortened), range."""
+    rules = []
+    if spec.pattern:
+        rules.append(f"pattern {spec.pattern}")
+    if spec.enum is not None:
+        rules.append("one of: " + enum_words(spec.enum))
+    if spec.minimum is not None or spec.maximum is not None:
+        low = "" if spec.minimum is None else f"{spec.minimum:g}"
+        high = "" if spec.maximum is None else f"{spec.maximum:g}"
+        rules.append(f"from {low or '-inf'} to {high or 'inf'}")
+    return "; ".join(rules)
+
+
+def _model_fact(ref: ApiModelRef | None) -> str | None:
+    """Where the fields come from in the Lytics v2 OpenAPI document, or why the document is silent."""
+    if ref is None:
+        return None
+    if ref.model is None:
+        return f"Lytics v2 API model: none ({ref.note})"
+    return f"Lytics v2 API model: {ref.model} ({ref.path})" + (f"; {ref.note}" if ref.note else "")
 
 
 def _workflow_detail(provider: ProviderSpec, workflow: WorkflowSpec) -> list[RenderableType]:
@@ -83,6 +112,9 @@ def _workflow_detail(provider: ProviderSpec, workflow: WorkflowSpec) -> list[Ren
     facts = [f"runs with: {', '.join(methods) or '(no method of this provider)'}"]
     if workflow.description:
         facts.insert(0, workflow.description)
+    model = _model_fact(workflow.api_model)
+    if model:
+        facts.append(model)
     if not workflow.fields:
         facts.append("config fields: none declared (spec.config is passed on unchecked)")
         return [title, *(_text(fact) for fact in facts)]
@@ -99,6 +131,9 @@ def provider_detail(provider: ProviderSpec) -> RenderableType:
                       + (" [recommended]" if method.recommended else ""), style="italic")
         table = _fields_table(title, method.fields, where=True)
         facts = [f"kind: {method.kind.value}", f"lytics type: {method.lytics_type or '(made in the UI)'}"]
+        model = _model_fact(method.api_model)
+        if model:
+            facts.append(model)
         if method.is_oauth and not method.fields:
             facts.append("fields: none (tokens come from `authctl login`)")
         if method.workflows:
