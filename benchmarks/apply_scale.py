@@ -140,7 +140,7 @@ def generate(root: Path, n_auths: int, n_jobs: int, n_files: int, seed: int) -> 
             f"  authorizations: [{_auth_name(a)}]\n"
             "  config:\n"
             f"    ads_account_id: {accounts[a]}\n"
-            f"    audiences: [{audiences}]\n")
+            f"    segment_ids: [{audiences}]\n")
     total = 0
     for k, docs in enumerate(parts):
         if not docs:

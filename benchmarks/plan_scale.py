@@ -222,11 +222,17 @@ def _job_config(rng: random.Random, workflow: str, i: int, templated: bool) -> l
         return [f"stream: events_{i % 50}", f"topic_id: projects/{project}/topics/web-events-{i:05d}"]
     if workflow == "facebook-audience-populate":
         return [f"ads_account_id: act_{_digits(rng, 10)}",
-                f"audiences: [{', '.join(rng.sample(AUDIENCES, rng.randint(1, 3)))}]"]
+                f"segment_ids: [{', '.join(rng.sample(AUDIENCES, rng.randint(1, 3)))}]"]
     if workflow == "facebook-conversion-api":
         return [f'pixel: "{_digits(rng, 15)}"']
     if workflow == "facebook-web-audience":
         return [f"ads_account_id: act_{_digits(rng, 10)}", f'pixel: "{_digits(rng, 15)}"']
+    # The other workflows those methods run: the fields their Lytics models require.
+    if workflow == "google-pubsub-egress":
+        return [f"topic_id: audience-events-{i % 20:02d}", f"segment_ids: [{AUDIENCES[i % len(AUDIENCES)]}]"]
+    if workflow == "pinterest-capi-export":
+        return [f"segment_id: {AUDIENCES[i % len(AUDIENCES)]}", "identifier_mapping: [{lytics: email, pinterest: em}]",
+                "required_mapping: [{lytics: last_order_at, pinterest: event_time}]"]
     return []
 
 

@@ -153,6 +153,45 @@ def _secret_document(rng: random.Random, provider: str, method: str, i: int) -> 
     return {"config": config, "credentials": credentials}
 
 
+def _job_config(rng: random.Random, workflow: str, i: int) -> dict[str, Any]:
+    """A small job config of real fields (providers/*.yaml), with the ones the workflow's Lytics model requires."""
+    audiences = rng.sample(AUDIENCES, rng.randint(1, 3))
+    segment = f"seg_{i:06d}"
+    if workflow == "pubsub-ingress":
+        return {"stream": f"events_{i % 50}", "topic_id": f"projects/acme-prod/topics/web-events-{i % 50:02d}"}
+    if workflow == "google-pubsub-egress":
+        return {"topic_id": f"audience-events-{i % 20:02d}", "segment_ids": audiences}
+    if workflow == "facebook-audience-populate":
+        return {"ads_account_id": f"act_{_digits(rng, 10)}", "segment_ids": audiences}
+    if workflow == "facebook-conversion-api":
+        return {"pixel": _digits(rng, 15), "segment_ids": audiences}
+    if workflow == "facebook-web-audience":
+        return {"ads_account_id": f"act_{_digits(rng, 10)}", "pixel": _digits(rng, 15)}
+    if workflow == "adwords-customer-match":
+        return {"adwords_account_id": f"{_digits(rng, 3)}-{_digits(rng, 3)}-{_digits(rng, 4)}", "segment_id": segment}
+    if workflow == "google-enhanced-conversions":
+        return {"customer_id": _digits(rng, 10), "conversion_action": "purchase", "conversion_environment": "WEB",
+                "source": "FIRST_PARTY", "segment_id": segment}
+    if workflow == "amazon-ads-audience-export":
+        return {"advertiser_id": _digits(rng, 15), "profile_id": _digits(rng, 14), "segment_id": segment}
+    if workflow == "pinterest-capi-export":
+        return {"segment_id": segment, "identifier_mapping": [{"lytics": "email", "pinterest": "em"}],
+                "required_mapping": [{"lytics": "last_order_at", "pinterest": "event_time"}]}
+    if workflow == "tiktok-web-events":
+        return {"pixel_code": f"CJ4{_digits(rng, 17)}", "event_source": "web", "event_name": "CompletePayment",
+                "page_url": "https://www.example.com/checkout", "segment_ids": audiences,
+                "identifier_mapping": [{"lytics": "email", "tiktok": "email"}],
+                "property_mapping": [{"lytics": "order_value", "tiktok": "value"}]}
+    if workflow == "liveramp-s3-export":
+        return {"bucket": "com-liveramp-eu-customer-uploads", "directory": f"acme/{i % 20:02d}",
+                "segment_ids": audiences}
+    if workflow == "liveramp-identifier-export":
+        return {"identifier_field": "email", "identifier_type": "IDENTITYLINK", "segment_ids": audiences}
+    if workflow == "twitter-export-audience":
+        return {"ad_account_id": f"18ce5{_digits(rng, 5)}", "segment_id": segment}
+    return {"segment_id": segment}
+
+
 def load(url: str, key_file: str, n_auths: int, n_jobs: int, n_exps: int, seed: int) -> dict[str, int]:
     """Create the platform and bulk-insert everything in one transaction; returns counts."""
     rng = random.Random(seed)
@@ -206,11 +245,7 @@ def load(url: str, key_file: str, n_auths: int, n_jobs: int, n_exps: int, seed: 
                 bound.append(second)
         job_id = _hex_id(rng)
         created = base + timedelta(minutes=rng.randint(0, 500_000))
-        config: dict[str, Any] = {"stream": f"events_{i % 50}"}
-        if workflow.startswith("facebook"):
-            config["audiences"] = rng.sample(AUDIENCES, rng.randint(1, 3))
-        if rng.random() < 0.5:
-            config["segment_id"] = f"seg_{i:06d}"
+        config = _job_config(rng, workflow, i)
         job_rows.append({
             "id": job_id, "name": f"{workflow}-{i:06d}", "workflow": workflow,
             "status": rng.choices(status_names, status_weights)[0],

@@ -64,6 +64,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -231,17 +232,41 @@ def job_config(rng: random.Random, workflow: str, i: int, templated: bool) -> li
         return [f"stream: events_{i % 50}", f"topic_id: projects/{project}/topics/web-events-{i:05d}"]
     if workflow == "facebook-audience-populate":
         return [f"ads_account_id: act_{_digits(rng, 10)}",
-                f"audiences: [{', '.join(rng.sample(AUDIENCES, rng.randint(1, 3)))}]"]
+                f"segment_ids: [{', '.join(rng.sample(AUDIENCES, rng.randint(1, 3)))}]"]
     if workflow == "facebook-conversion-api":
         return [f'pixel: "{_digits(rng, 15)}"']
     if workflow == "adwords-customer-match":
         return [f'adwords_account_id: "{_digits(rng, 3)}-{_digits(rng, 3)}-{_digits(rng, 4)}"']
     if workflow == "amazon-ads-audience-export":
-        return [f'profile_id: "{_digits(rng, 14)}"', f"segment_id: seg_{i:06d}"]
+        return [f'advertiser_id: "{_digits(rng, 15)}"', f'profile_id: "{_digits(rng, 14)}"', f"segment_id: seg_{i:06d}"]
     if workflow == "pinterest-export-audience":
         return [f'pinterest_account_id: "{_digits(rng, 12)}"', f"segment_id: seg_{i:06d}"]
     if workflow == "snapchat-export":
         return [f"segment_id: seg_{i:06d}"]
+    # The other workflows the generated methods run: the fields their Lytics models require.
+    if workflow == "facebook-web-audience":
+        return [f"ads_account_id: act_{_digits(rng, 10)}", f'pixel: "{_digits(rng, 15)}"']
+    if workflow == "google-pubsub-egress":
+        return [f"topic_id: audience-events-{i % 20:02d}", f"segment_ids: [{rng.choice(AUDIENCES)}]"]
+    if workflow == "google-enhanced-conversions":
+        return [f'customer_id: "{_digits(rng, 10)}"', "conversion_action: purchase", "conversion_environment: WEB",
+                "source: FIRST_PARTY", f"segment_id: seg_{i:06d}"]
+    if workflow == "amazon-dsp-export":
+        return [f'advertiser_string: "{_digits(rng, 12)}"', f'profile_id: "{_digits(rng, 14)}"',
+                f"segment_id: seg_{i:06d}"]
+    if workflow == "pinterest-capi-export":
+        return [f"segment_id: seg_{i:06d}", "identifier_mapping: [{lytics: email, pinterest: em}]",
+                "required_mapping: [{lytics: last_order_at, pinterest: event_time}]"]
+    if workflow == "snapchat-capi-export":
+        return [f"pixel_id: {uuid.UUID(int=rng.getrandbits(128))}", "event_name: PURCHASE",
+                f"segment_ids: [seg_{i:06d}]", "user_data_mapping: [{lytics: email, snapchat: em}]"]
+    if workflow == "tiktok-web-events":
+        return [f"pixel_code: CJ4{_digits(rng, 17)}", "event_source: web", "event_name: CompletePayment",
+                "page_url: https://www.example.com/checkout", f"segment_ids: [seg_{i:06d}]",
+                "identifier_mapping: [{lytics: email, tiktok: email}]",
+                "property_mapping: [{lytics: order_value, tiktok: value}]"]
+    if workflow == "liveramp-identifier-export":
+        return ["identifier_field: email", "identifier_type: IDENTITYLINK", f"segment_ids: [seg_{i:06d}]"]
     return []
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from reconciler.backends.local import open_local_platform
 from reconciler.vocabulary import Access
 from reconciler.catalog import load_catalog
@@ -59,9 +60,18 @@ def auth_doc(name: str, label: str, token_env: str, *, account: str = "549755885
             f"  credentials:\n    token: {{env: {token_env}}}\n")
 
 
+# The fields models.PinterestCapiExport requires (the catalog has them from the Lytics v2 document).
+PINTEREST_CAPI_CONFIG = ("  config:\n    segment_id: all_converters\n"
+                         "    identifier_mapping: [{lytics: email, pinterest: em}]\n"
+                         "    required_mapping: [{lytics: event_time, pinterest: event_time}]\n")
+#: The same config as data: what a job made from ``job_doc`` holds on the platform.
+PINTEREST_CAPI_VALUES: dict[str, Any] = yaml.safe_load(PINTEREST_CAPI_CONFIG)["config"]
+
+
 def job_doc(name: str, auth: str, state: str = "running", workflow: str = "pinterest-capi-export") -> str:
+    config = PINTEREST_CAPI_CONFIG if workflow == "pinterest-capi-export" else ""
     return (f"apiVersion: authctl/v1\nkind: Job\nmetadata:\n  name: {name}\nspec:\n"
-            f"  workflow: {workflow}\n  authorizations: [{auth}]\n  state: {state}\n")
+            f"  workflow: {workflow}\n  authorizations: [{auth}]\n  state: {state}\n{config}")
 
 
 def documents(*docs: str) -> str:

@@ -153,7 +153,7 @@ JOB = y("""
       authorizations: [fb-ads-main]
       state: running
       config:
-        audiences: [high_value]
+        segment_ids: [high_value]
     """)
 
 DANGLING = JOB.replace("[fb-ads-main]", "[fb-ads-mian]")

@@ -26,7 +26,8 @@ from typing import Any
 
 import click
 import pytest
-from apply_support import auth_doc, cli_env, documents, job_doc, open_platform_of, read_world, settings
+from apply_support import (PINTEREST_CAPI_VALUES, auth_doc, cli_env, documents, job_doc, open_platform_of,
+                           read_world, settings)
 from conftest import _run_cli, write_workspace
 
 from reconciler.cli.app import _register_commands, cli
@@ -336,6 +337,7 @@ def test_show_takes_a_kind_when_a_name_fits_an_authorization_and_a_job(own_world
     err = _cli(root, "show", "Beta", codes=(1,)).stderr
     assert "'Beta' is ambiguous" in err and job_id in err and "Authorization/Beta or Job/Beta" in err
     assert _json(_cli(root, "show", "Job/Beta", "--format", "json"))["id"] == job_id
+    assert "Config: none." in _cli(root, "show", "Job/Beta").stdout  # started without config
     auth = _json(_cli(root, "show", "authorization/Beta", "--format", "json"))
     assert (auth["kind"], auth["name"]) == ("authorization", "beta")
 
@@ -346,13 +348,14 @@ def test_show_a_job(world: Path) -> None:
     sync, alpha = ids.managed_ids("Job")["sync"], ids.managed_ids("Authorization")["alpha"]
     data = _json(_cli(world, "show", "sync", "--format", "json"))
     assert data == {**data, "format_version": "1", "kind": "job", "id": sync, "name": "sync", "managed_name": "sync",
-                    "managed": True, "workflow": "pinterest-capi-export", "status": "running", "config": {}}
+                    "managed": True, "workflow": "pinterest-capi-export", "status": "running",
+                    "config": PINTEREST_CAPI_VALUES}
     assert data["created"] and data["updated"] and "owner" in data
     assert data["authorizations"] == [{"id": alpha, "label": "Alpha Ads", "managed_name": "alpha",
                                        "provider": "pinterest", "method": "capi_token"}]
     text = _cli(world, "show", sync).stdout
     for fact in ("sync", "Kind", "Job", sync, "pinterest-capi-export", "running", "Authorizations", "Alpha Ads",
-                 alpha, "Config: none."):
+                 alpha, "\nConfig\n", "segment_id          all_converters"):
         assert fact in text, fact
 
 

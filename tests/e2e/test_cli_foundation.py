@@ -128,20 +128,20 @@ def test_valid_workspace_text_and_warning_for_unknown_job_config(make_workspace,
           workflow: facebook-audience-populate
           authorizations: [fb-ads-main]
           config:
-            audience: [a]
+            segments: [a]
         """)
     root = make_workspace({"auth.yaml": FB_AUTH, "jobs/job.yml": job, ".hidden/x.yaml": "not: [valid"})
     result = run_cli("validate", cwd=root)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "Valid: 1 authorizations and 1 jobs in 2 files."
-    assert ('warning: jobs/job.yml:8: Job/fb-audiences: spec.config.audience: config field "audience" is '
-            'not known for workflow facebook-audience-populate; did you mean "audiences"?') in result.stderr
+    assert ('warning: jobs/job.yml:8: Job/fb-audiences: spec.config.segments: config field "segments" is '
+            'not known for workflow facebook-audience-populate; did you mean "segment_ids"?') in result.stderr
 
     as_json = run_cli("validate", "--format=json", cwd=root)
     assert as_json.returncode == 0
     data = json.loads(as_json.stdout)
     assert data["warnings"] == [{"file": "jobs/job.yml", "line": 8, "address": "Job/fb-audiences",
-                                 "field": "spec.config.audience", "message": data["warnings"][0]["message"],
+                                 "field": "spec.config.segments", "message": data["warnings"][0]["message"],
                                  "severity": "warning", "rule": "unknown-config-field"}]
 
 
@@ -150,7 +150,7 @@ def test_valid_workspace_text_and_warning_for_unknown_job_config(make_workspace,
 def test_json_errors_list_every_diagnostic(make_workspace, run_cli) -> None:
     bad_method = FB_AUTH.replace("method: system_user", "method: sytem_user")
     dangling = "apiVersion: authctl/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  workflow: pubsub-ingress\n" \
-               "  authorizations: [nothing-here]\n"
+               "  authorizations: [nothing-here]\n  config: {stream: web_events, topic_id: web-events}\n"
     root = make_workspace({"a.yaml": bad_method, "b.yaml": dangling})
     result = run_cli("validate", "--format", "json", "-w", root)
     assert_clean_failure(result)

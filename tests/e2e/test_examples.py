@@ -1,7 +1,8 @@
 """Run every ``examples/*/.scenario.yaml`` with the real CLI, so the examples stay true.
 
 The scenario is a dot-file so that authctl, run in the example folder as examples/README.md
-suggests, does not read it as a manifest (a test checks every example validates in place).
+suggests, does not read it as a manifest (a test checks every example, and the demo workspace
+manifests/, validates in place in each of its environments without a single warning).
 
 A scenario is a list of steps, each one of:
   run: [ARGS...]                 authctl ARGS in the workspace; `exit` (default 0),
@@ -25,7 +26,9 @@ from string import Template
 import pytest
 import yaml
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+DEMO = REPO / "manifests"
 SCENARIOS = sorted(EXAMPLES.glob("*/.scenario.yaml"))
 
 
@@ -72,11 +75,31 @@ def test_example(scenario: Path, tmp_path: Path) -> None:
             saved[step["save_output_as"]] = result.stdout.strip()
 
 
-@pytest.mark.parametrize("folder", [p.parent for p in SCENARIOS], ids=lambda p: p.name)
-def test_example_validates_in_place(folder: Path, tmp_path: Path) -> None:
-    """`cd examples/NAME && authctl validate`, as examples/README.md suggests: the scenario is not a manifest."""
+def _validate_targets() -> list[tuple[Path, str | None]]:
+    """The demo workspace and every example, once per environment its authctl.yaml declares (or once without)."""
+    targets: list[tuple[Path, str | None]] = []
+    for folder in [DEMO, *(p.parent for p in SCENARIOS)]:
+        environments = (yaml.safe_load((folder / "authctl.yaml").read_text()) or {}).get("environments") or {}
+        targets += [(folder, env) for env in environments] or [(folder, None)]
+    return targets
+
+
+@pytest.mark.parametrize(("folder", "env"), _validate_targets(),
+                         ids=lambda v: v.name if isinstance(v, Path) else (v or "default"))
+def test_example_validates_in_place_without_warnings(folder: Path, env: str | None, tmp_path: Path) -> None:
+    """`cd examples/NAME && authctl validate [--env ENV]`, as examples/README.md suggests: the scenario is
+    not a manifest, and the demo and the examples use only fields the catalog knows (no warning)."""
     workspace = tmp_path / folder.name
     shutil.copytree(folder, workspace, ignore=shutil.ignore_patterns(".authctl"))
-    result = subprocess.run([sys.executable, "-m", "reconciler", "validate"], cwd=workspace,
-                            env={**os.environ, "NO_COLOR": "1"}, capture_output=True, text=True, timeout=120)
+    env_args = ["--env", env] if env else []
+    text = subprocess.run([sys.executable, "-m", "reconciler", "validate", *env_args], cwd=workspace,
+                          env={**os.environ, "NO_COLOR": "1"}, capture_output=True, text=True, timeout=120)
+    output = text.stdout + text.stderr
+    assert text.returncode == 0, output
+    assert "warning" not in output.lower(), output
+    result = subprocess.run([sys.executable, "-m", "reconciler", "validate", "--format", "json", *env_args],
+                            cwd=workspace, env={**os.environ, "NO_COLOR": "1"}, capture_output=True, text=True,
+                            timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["valid"] and report["warnings"] == [], report

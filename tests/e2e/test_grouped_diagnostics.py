@@ -17,8 +17,10 @@ AUTH = textwrap.dedent("""\
       credentials: {access_token: {env: FB_TOKEN}}
     """)
 WORKFLOW = "facebook-audience-populate"
-SUMMARY = f'jobs set config field "segment_id", which workflow {WORKFLOW} does not define'
-MESSAGE = f'config field "segment_id" is not known for workflow {WORKFLOW} (fields: ads_account_id, audiences)'
+SUMMARY = f'jobs set config field "campaign_id", which workflow {WORKFLOW} does not define'
+MESSAGE = (f'config field "campaign_id" is not known for workflow {WORKFLOW} (fields: ads_account_id, '
+           "audience_description, audience_name, audience_source, duplicate_exports, hashed_email_field, "
+           "identifier_field, mappings, opt_out_link, segment_id, segment_ids, withbackfill)")
 
 
 def job(name: str, auth: str = "fb-ads") -> str:
@@ -30,8 +32,8 @@ def job(name: str, auth: str = "fb-ads") -> str:
           workflow: {WORKFLOW}
           authorizations: [{auth}]
           config:
-            audiences: [high_value]
-            segment_id: seg-{name}
+            segment_ids: [high_value]
+            campaign_id: cmp-{name}
         """)
 
 
@@ -44,9 +46,9 @@ def lines_of(text: str, needle: str) -> list[int]:
 
 
 FILES = {"auth.yaml": AUTH, "jobs/a.yaml": jobs("a1", "a2", "a3"), "jobs/b.yaml": jobs("b1", "b2")}
-A_LINES = lines_of(FILES["jobs/a.yaml"], "segment_id:")
-B_LINES = lines_of(FILES["jobs/b.yaml"], "segment_id:")
-EACH = [f"warning: jobs/{file}:{line}: Job/{file[0]}{n}: spec.config.segment_id: {MESSAGE}"
+A_LINES = lines_of(FILES["jobs/a.yaml"], "campaign_id:")
+B_LINES = lines_of(FILES["jobs/b.yaml"], "campaign_id:")
+EACH = [f"warning: jobs/{file}:{line}: Job/{file[0]}{n}: spec.config.campaign_id: {MESSAGE}"
         for file, lines in (("a.yaml", A_LINES), ("b.yaml", B_LINES)) for n, line in enumerate(lines, 1)]
 
 
@@ -76,7 +78,7 @@ def test_json_carries_every_warning(make_workspace, run_cli) -> None:
     assert [(w["file"], w["line"], w["address"]) for w in warnings] == (
         [("jobs/a.yaml", line, f"Job/a{n}") for n, line in enumerate(A_LINES, 1)]
         + [("jobs/b.yaml", line, f"Job/b{n}") for n, line in enumerate(B_LINES, 1)])
-    assert all(w == {"file": w["file"], "line": w["line"], "address": w["address"], "field": "spec.config.segment_id",
+    assert all(w == {"file": w["file"], "line": w["line"], "address": w["address"], "field": "spec.config.campaign_id",
                      "message": MESSAGE, "severity": "warning", "rule": "unknown-config-field"} for w in warnings)
 
 
@@ -84,8 +86,8 @@ def test_a_single_warning_prints_exactly_as_before(make_workspace, run_cli) -> N
     root = make_workspace({"auth.yaml": AUTH, "jobs.yaml": job("only")})
     result = run_cli("validate", cwd=root)
     assert result.returncode == 0, result.stderr
-    line = lines_of(job("only"), "segment_id:")[0]
-    assert result.stderr == f"warning: jobs.yaml:{line}: Job/only: spec.config.segment_id: {MESSAGE}\n"
+    line = lines_of(job("only"), "campaign_id:")[0]
+    assert result.stderr == f"warning: jobs.yaml:{line}: Job/only: spec.config.campaign_id: {MESSAGE}\n"
 
 
 def test_errors_are_capped_at_200_and_json_lists_every_one(make_workspace, run_cli) -> None:
@@ -103,8 +105,8 @@ def test_errors_are_capped_at_200_and_json_lists_every_one(make_workspace, run_c
     errors = [row for row in rows if row.startswith("jobs.yaml:")]
     assert errors == expected[:200]
     assert rows[-2:] == ["... and 5 more errors (--format json lists every one)", "Error: 205 errors in the manifests"]
-    segment = lines_of(text, "segment_id:")
-    assert f"warning: 205 {SUMMARY} (jobs.yaml:{segment[0]}, jobs.yaml:{segment[1]}, jobs.yaml:{segment[2]}, ...; " \
+    campaign = lines_of(text, "campaign_id:")
+    assert f"warning: 205 {SUMMARY} (jobs.yaml:{campaign[0]}, jobs.yaml:{campaign[1]}, jobs.yaml:{campaign[2]}, ...; " \
            "--all-warnings lists each)" in rows
 
     as_json = run_cli("validate", "--format", "json", cwd=root)

@@ -21,6 +21,7 @@ import pytest
 from apply_support import (
     AUTH,
     JOB,
+    PINTEREST_CAPI_VALUES,
     auth_doc,
     documents,
     job_doc,
@@ -63,7 +64,8 @@ def _ui_job(root: Path, name: str = "sync", *, marker: str | None = None) -> str
     platform = open_platform_of(root)
     try:
         return platform.create_job(name=name, workflow="pinterest-capi-export",
-                                   auth_ids=[world.managed_ids(AUTH)["one"]], owner="someone", marker=marker).id
+                                   auth_ids=[world.managed_ids(AUTH)["one"]], config=PINTEREST_CAPI_VALUES,
+                                   owner="someone", marker=marker).id
     finally:
         platform.close()
 

@@ -436,7 +436,7 @@ def test_oversized_manifest_is_refused_before_parsing(make_workspace, run_cli) -
 
 def test_dates_become_iso_text_and_plan_files_work(make_workspace, run_cli) -> None:
     config = """
-        audiences: [high_value]
+        segment_ids: [high_value]
         start: 2024-01-31
         at: 2024-01-31 10:00:00+02:00
         window: {from: 2024-02-01}
@@ -470,7 +470,7 @@ VALUE_CASES = {
 @pytest.mark.parametrize("case", VALUE_CASES, ids=list(VALUE_CASES))
 def test_values_json_cannot_carry_are_validation_errors(case: str, make_workspace, run_cli) -> None:
     value, expected = VALUE_CASES[case]
-    text = job("audiences: [high_value]\n" + value)
+    text = job("segment_ids: [high_value]\n" + value)
     root = make_workspace({"a.yaml": auth("fb-a"), "j.yaml": text})
     for args in (("validate",), ("plan", "-o", "plan.json"), ("plan", "--format", "json")):
         result = run_cli(*args, cwd=root, env={"FB_TOKEN": "t"})

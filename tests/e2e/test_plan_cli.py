@@ -54,7 +54,7 @@ FB_JOB = textwrap.dedent("""\
     spec:
       workflow: facebook-audience-populate
       authorizations: [fb-ads]
-      config: {audiences: [high_value]}
+      config: {segment_ids: [high_value]}
     """)
 OTHER_AUTH = textwrap.dedent("""\
     apiVersion: authctl/v1
@@ -85,7 +85,7 @@ class Seeded:
                 description=auth.description, config=auth.config, credentials={"access_token": CANARY_OLD},
                 owner="ops")
             job = platform.create_job(name="fb-audiences", workflow="facebook-audience-populate",
-                                      auth_ids=[rec.id], config={"audiences": ["high_value"]})
+                                      auth_ids=[rec.id], config={"segment_ids": ["high_value"]})
         finally:
             platform.close()
         self.auth_id, self.job_id = rec.id, job.id

@@ -105,7 +105,7 @@ D = y("""
       workflow: facebook-audience-populate
       authorizations: [fb-main]
       config:
-        audiences: high_value
+        segment_ids: high_value
     """)
 A2 = A.split("---\n")[1]
 A2_START = line(A, "---") + 1
@@ -136,7 +136,7 @@ EXPECTED = [
     # a duplicate name beside a wrong-typed workflow config field
     f"d.yaml:{line(D, 'name:')}: Job/fb-audiences: metadata.name: "
     f"duplicate of Job/fb-audiences at c.yaml:{line(C, 'name:')}",
-    f"d.yaml:{line(D, 'audiences:')}: Job/fb-audiences: spec.config.audiences: must be a list, got text (a string)",
+    f"d.yaml:{line(D, 'segment_ids:')}: Job/fb-audiences: spec.config.segment_ids: must be a list, got text (a string)",
 ]
 
 
@@ -194,7 +194,7 @@ BASE = {
                                "credentials": {"access_token": {"env": "FB_TOKEN"}}}},
     "Job": {"apiVersion": "authctl/v1", "kind": "Job", "metadata": {"name": "job"},
             "spec": {"workflow": "facebook-audience-populate", "authorizations": ["fb"], "state": "running",
-                     "description": "d", "config": {"audiences": ["a"]}}},
+                     "description": "d", "config": {"segment_ids": ["a"]}}},
 }
 # What every field is given instead of its value: each type a YAML value can have, empty and
 # overlong text, and (for text fields) a canary, to prove values are not echoed where they could be secret.
@@ -368,11 +368,12 @@ def test_providers_lists_each_workflows_config_fields(run_cli) -> None:
     rows = result.stdout.splitlines()
     assert any("workflow pubsub-ingress: Import events from Cloud Pub/Sub" in row for row in rows)
     topic = next(row for row in rows if "│ topic_id" in row)
-    assert "Pub/Sub topic ID" in topic and "string" in topic and "│ no " in topic and "The topic to read from" in topic
+    assert ("Pub/Sub topic ID" in topic and "string" in topic and "│ yes " in topic
+            and "The topic ID of the Cloud Pub/Sub topic" in topic)
     assert any("runs with: google_cloud/pubsub_service_account" in row for row in rows)
     assert "Must be a Google service-account key" in result.stdout
     facebook = run_cli("providers", "facebook").stdout
-    assert next(row for row in facebook.splitlines() if "│ audiences" in row).count("list") == 1
+    assert next(row for row in facebook.splitlines() if "│ segment_ids" in row).count("list") == 1
 
 
 def test_providers_json_carries_workflow_fields_and_content_rules(run_cli) -> None:
@@ -380,8 +381,8 @@ def test_providers_json_carries_workflow_fields_and_content_rules(run_cli) -> No
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     fields = {f["name"]: f for f in data["workflows"]["pubsub-ingress"]["fields"]}
-    assert fields["topic_id"]["type"] == "string" and fields["topic_id"]["required"] is False
-    assert fields["topic_id"]["description"].startswith("The topic to read from")
+    assert fields["topic_id"]["type"] == "string" and fields["topic_id"]["required"] is True
+    assert fields["topic_id"]["description"].startswith("The topic ID of the Cloud Pub/Sub topic")
     assert fields["topic_id"]["pattern"].startswith("^(projects/")
     cert = data["methods"]["pubsub_service_account"]["fields"][0]
     assert cert["content"] == {"what": "a Google service-account key", "format": "json_object",

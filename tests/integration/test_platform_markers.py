@@ -64,7 +64,7 @@ def test_job_keeps_its_marker_and_is_found_by_it_with_its_bindings(p: Platform) 
     first, second = _auth(p, "A"), _auth(p, "B")
     marker = _marker()
     job = p.create_job(name="sync", workflow="w", auth_ids=[second.id, first.id], marker=marker,
-                       config={"audiences": ["vip"]})
+                       config={"segment_ids": ["vip"]})
     assert job.marker == marker
     found, statements = _selects(p, lambda: p.find_job_by_marker(marker))
     assert found == job == p.get_job(job.id)

@@ -133,7 +133,7 @@ def _write_v1(url: str, key_file: Path) -> None:
                  "scopes": "ads_management"}
                 for auth_id, label in ((AUTH_ID, "Facebook Ads (prod)"), (OTHER_ID, "Facebook Ads (EU)"))])
             conn.execute(V1_JOBS.insert().values(id=JOB_ID, name="sync", workflow="facebook-audience-populate",
-                                                 status="sleeping", description="", config='{"audiences":["vip"]}',
+                                                 status="sleeping", description="", config='{"segment_ids":["vip"]}',
                                                  owner="authctl", created=CREATED, updated=CREATED))
             conn.execute(V1_JOB_AUTHS.insert(), [{"job_id": JOB_ID, "auth_id": OTHER_ID, "position": 0},
                                                  {"job_id": JOB_ID, "auth_id": AUTH_ID, "position": 1}])
@@ -173,7 +173,7 @@ def test_version_1_database_is_upgraded_in_place(url: str, tmp_path: Path) -> No
         assert p.stored_secrets(AUTH_ID)["credentials"] == {"access_token": "v1-token"}
         job = p.get_job(JOB_ID)
         assert (job.status, job.auth_ids, job.config, job.marker) == (
-            JobStatus.SLEEPING, (OTHER_ID, AUTH_ID), {"audiences": ["vip"]}, None)
+            JobStatus.SLEEPING, (OTHER_ID, AUTH_ID), {"segment_ids": ["vip"]}, None)
         snap = p.snapshot()
         assert [(a.id, a.marker) for a in sorted(snap.authorizations, key=lambda a: a.id)] == [
             (AUTH_ID, None), (OTHER_ID, None)]

@@ -187,9 +187,9 @@ def test_local_backend_jobs_and_guarded_delete(platform: Platform) -> None:
     a = backend.create_authorization(_request("A"))
     b = backend.create_authorization(_request("B"))
     job = backend.create_job(JobRequest(name="sync", workflow="facebook-audience-populate", auth_ids=(b.id, a.id),
-                                        config={"audiences": ["x"]}, description="d", status="paused"))
+                                        config={"segment_ids": ["x"]}, description="d", status="paused"))
     assert (job.status, job.auth_ids, job.config, job.owner, job.description) == (
-        "paused", (b.id, a.id), {"audiences": ["x"]}, "bob", "d")
+        "paused", (b.id, a.id), {"segment_ids": ["x"]}, "bob", "d")
     assert not isinstance(job.created, type(None))
     with pytest.raises(PermanentBackendError) as blocked:
         backend.delete_authorization(a.id)
@@ -201,8 +201,8 @@ def test_local_backend_jobs_and_guarded_delete(platform: Platform) -> None:
     assert resumed.status == "runnable" and resumed.active
     assert backend.references(a.id)[0].display_status == "running"
     moved = backend.update_job(job.id, JobRequest(name="sync2", workflow="facebook-audience-populate",
-                                                  auth_ids=(b.id,), config={"audiences": ["y"]}))
-    assert (moved.name, moved.auth_ids, moved.config, moved.status) == ("sync2", (b.id,), {"audiences": ["y"]},
+                                                  auth_ids=(b.id,), config={"segment_ids": ["y"]}))
+    assert (moved.name, moved.auth_ids, moved.config, moved.status) == ("sync2", (b.id,), {"segment_ids": ["y"]},
                                                                         "runnable")
     assert backend.references(a.id) == []
     backend.delete_authorization(a.id)  # nothing uses it any more

@@ -33,7 +33,7 @@ AUTH = textwrap.dedent("""\
     """)
 
 
-def job(name: str, extra: str = "segment_id: s1") -> str:
+def job(name: str, extra: str = "retention_days: s1") -> str:  # a field the workflow does not define
     return textwrap.dedent(f"""\
         apiVersion: authctl/v1
         kind: Job
@@ -42,15 +42,15 @@ def job(name: str, extra: str = "segment_id: s1") -> str:
           workflow: facebook-audience-populate
           authorizations: [fb-ads]
           config:
-            audiences: [high_value]
+            segment_ids: [high_value]
             {extra}
         """)
 
 
 def warning(line: int, name: str = "j", *, file: str = "a.yaml", rule: str = "unknown-config-field",
-            subject: tuple[str, ...] = ("wf", "segment_id"), summary: str = "jobs set segment_id",
-            message: str = "segment_id is not known") -> Diagnostic:
-    return Diagnostic(file, line, f"Job/{name}", "spec.config.segment_id", message, Severity.WARNING,
+            subject: tuple[str, ...] = ("wf", "retention_days"), summary: str = "jobs set retention_days",
+            message: str = "retention_days is not known") -> Diagnostic:
+    return Diagnostic(file, line, f"Job/{name}", "spec.config.retention_days", message, Severity.WARNING,
                       rule=rule, subject=subject, summary=summary)
 
 
@@ -68,24 +68,24 @@ def texts(diagnostics: list[Diagnostic], **kwargs: object) -> list[str]:
 def test_a_group_of_many_is_one_line_with_the_count_and_the_first_locations() -> None:
     diagnostics = [warning(line, f"j{line}") for line in range(1, 1235)]
     assert texts(diagnostics) == [
-        "warning: 1,234 jobs set segment_id (a.yaml:1, a.yaml:2, a.yaml:3, ...; --all-warnings lists each)"]
+        "warning: 1,234 jobs set retention_days (a.yaml:1, a.yaml:2, a.yaml:3, ...; --all-warnings lists each)"]
 
 
 def test_a_group_of_a_few_shows_every_location_and_no_ellipsis() -> None:
     assert texts([warning(4, "a"), warning(9, "b")]) == [
-        "warning: 2 jobs set segment_id (a.yaml:4, a.yaml:9; --all-warnings lists each)"]
+        "warning: 2 jobs set retention_days (a.yaml:4, a.yaml:9; --all-warnings lists each)"]
 
 
 def test_a_group_of_one_prints_exactly_as_the_warning_itself() -> None:
     single = warning(7)
     assert texts([single]) == [single.format()]
-    assert single.format() == "warning: a.yaml:7: Job/j: spec.config.segment_id: segment_id is not known"
+    assert single.format() == "warning: a.yaml:7: Job/j: spec.config.retention_days: retention_days is not known"
 
 
 def test_all_warnings_lists_each() -> None:
     diagnostics = [warning(line, f"j{line}") for line in (3, 1, 2)]
     assert texts(diagnostics, all_warnings=True) == [
-        f"warning: a.yaml:{n}: Job/j{n}: spec.config.segment_id: segment_id is not known" for n in (1, 2, 3)]
+        f"warning: a.yaml:{n}: Job/j{n}: spec.config.retention_days: retention_days is not known" for n in (1, 2, 3)]
 
 
 def test_groups_are_per_rule_and_subject_and_shown_where_their_first_member_is() -> None:
@@ -99,14 +99,14 @@ def test_groups_are_per_rule_and_subject_and_shown_where_their_first_member_is()
     assert texts(diagnostics) == [
         "warning: 2 jobs set y (a.yaml:5, b.yaml:1; --all-warnings lists each)",
         "warning: 2 jobs set x (a.yaml:10, a.yaml:20; --all-warnings lists each)",
-        "warning: b.yaml:2: Job/e: spec.config.segment_id: another rule",
+        "warning: b.yaml:2: Job/e: spec.config.retention_days: another rule",
     ]
 
 
 def test_without_a_summary_a_group_reads_count_times_message() -> None:
     diagnostics = [warning(line, summary="") for line in (1, 2, 3, 4)]
     assert texts(diagnostics) == [
-        "warning: 4 × segment_id is not known (a.yaml:1, a.yaml:2, a.yaml:3, ...; --all-warnings lists each)"]
+        "warning: 4 × retention_days is not known (a.yaml:1, a.yaml:2, a.yaml:3, ...; --all-warnings lists each)"]
     # No rule at all: only identical messages group.
     anonymous = [warning(n, rule="", summary="", message=m) for n, m in ((1, "m"), (2, "m"), (3, "n"))]
     assert texts(anonymous)[0] == "warning: 2 × m (a.yaml:1, a.yaml:2; --all-warnings lists each)"
@@ -149,8 +149,8 @@ def test_manifest_error_counts_errors_and_keeps_every_diagnostic() -> None:
 
 def test_json_keeps_the_format_1_keys_and_adds_the_rule() -> None:
     assert diagnostics_json([warning(7), Diagnostic("b.yaml", 0, message="cannot read file")]) == [
-        {"severity": "warning", "file": "a.yaml", "line": 7, "address": "Job/j", "field": "spec.config.segment_id",
-         "message": "segment_id is not known", "rule": "unknown-config-field"},
+        {"severity": "warning", "file": "a.yaml", "line": 7, "address": "Job/j", "field": "spec.config.retention_days",
+         "message": "retention_days is not known", "rule": "unknown-config-field"},
         {"severity": "error", "file": "b.yaml", "line": 0, "address": "", "field": "", "message": "cannot read file"},
     ]
 
@@ -168,15 +168,15 @@ def lazy(document: int, path: tuple[object, ...], source: SourceMap, start: int,
 def test_sorting_needs_no_line_and_lines_are_looked_up_in_one_pass_per_file() -> None:
     source = SourceMap(TEXT)
     j1_start, j2_start = 11, 21
-    late = lazy(2, ("spec", "config", "segment_id"), source, j2_start, "j2")
-    early = lazy(1, ("spec", "config", "segment_id"), source, j1_start, "j1")
+    late = lazy(2, ("spec", "config", "retention_days"), source, j2_start, "j2")
+    early = lazy(1, ("spec", "config", "retention_days"), source, j1_start, "j1")
     assert [d.sort_key[:2] for d in sorted([late, early])] == [("a.yaml", j1_start), ("a.yaml", j2_start)]
     assert ManifestError([late, early]).diagnostics[0] is early
     assert source.compositions == 0 and not early.resolved and not late.resolved
     resolve_lines([late, early])
     assert source.compositions == 1  # one pass for both
     assert (early.line, late.line) == (j1_start + 8, j2_start + 8)
-    assert TEXT.splitlines()[early.line - 1].strip() == "segment_id: s1"
+    assert TEXT.splitlines()[early.line - 1].strip() == "retention_days: s1"
 
 
 def test_a_field_that_cannot_be_found_reports_its_document() -> None:
@@ -218,7 +218,7 @@ def test_validation_composes_only_the_files_whose_lines_are_shown(tmp_path: Path
     assert all(source.compositions == 0 for source in sources.values())  # validating looked up no line
 
     [line] = texts(warnings)
-    assert line == ('warning: 8 jobs set config field "segment_id", which workflow facebook-audience-populate '
+    assert line == ('warning: 8 jobs set config field "retention_days", which workflow facebook-audience-populate '
                     "does not define (a.yaml:19, a.yaml:29, b.yaml:9, ...; --all-warnings lists each)")
     assert {name: s.compositions for name, s in sources.items()} == {"a.yaml": 1, "b.yaml": 1, "c.yaml": 0,
                                                                      "d.yaml": 0}
@@ -232,13 +232,15 @@ def test_validation_composes_only_the_files_whose_lines_are_shown(tmp_path: Path
 
 
 def test_a_subjects_message_is_made_once_and_shared(tmp_path: Path) -> None:
-    _, sink = _load(tmp_path, {"a.yaml": AUTH + "".join("---\n" + job(f"j{n}", "audience: x") for n in range(5))})
+    _, sink = _load(tmp_path, {"a.yaml": AUTH + "".join("---\n" + job(f"j{n}", "segment_idz: x") for n in range(5))})
     warnings = [d for d in sink.items if d.severity is Severity.WARNING]
     assert len(warnings) == 5
     assert len({id(d.message) for d in warnings}) == 1 and len({id(d.summary) for d in warnings}) == 1
-    assert warnings[0].message == ('config field "audience" is not known for workflow facebook-audience-populate; '
-                                   'did you mean "audiences"? (fields: ads_account_id, audiences)')
-    assert {d.subject for d in warnings} == {("facebook-audience-populate", "audience")}
+    assert warnings[0].message == (
+        'config field "segment_idz" is not known for workflow facebook-audience-populate; did you mean "segment_id"? '
+        "(fields: ads_account_id, audience_description, audience_name, audience_source, duplicate_exports, "
+        "hashed_email_field, identifier_field, mappings, opt_out_link, segment_id, segment_ids, withbackfill)")
+    assert {d.subject for d in warnings} == {("facebook-audience-populate", "segment_idz")}
 
 
 @pytest.mark.parametrize("all_warnings", [False, True])

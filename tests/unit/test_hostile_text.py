@@ -108,7 +108,7 @@ def hostile_plan(h: str) -> Plan:
     """``h`` as manifest label/description/config, live label, health reason, job/experience names, state name."""
     w = World()
     w.auth("fb-main", label=h, description=h, live_overrides={"label": "was " + h, "description": ""})
-    w.job("main-aud", ["fb-main"], config={"audiences": [h]}, live_overrides={"config": {"audiences": ["old"]}})
+    w.job("main-aud", ["fb-main"], config={"segment_ids": [h]}, live_overrides={"config": {"segment_ids": ["old"]}})
     w.auth("fb-new", label=h + " (new)", description=h, live=False, managed=False)
     w.job("new-aud", ["fb-new"], config={"note": h}, live=False, managed=False)
     w.auth("fb-user", method="user_oauth", label="Jane",

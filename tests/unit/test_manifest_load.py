@@ -48,7 +48,7 @@ JOBS = textwrap.dedent("""\
       workflow: facebook-audience-populate
       authorizations: [fb-ads-{{ env }}]
       state: paused
-      config: {audiences: [a, b]}
+      config: {segment_ids: [a, b]}
     ---
     apiVersion: authctl/v1
     kind: Job
@@ -56,6 +56,7 @@ JOBS = textwrap.dedent("""\
     spec:
       workflow: pubsub-ingress
       authorizations: [gcp-pubsub]
+      config: {stream: web_events, topic_id: web-events}
     """)
 
 SETTINGS = textwrap.dedent("""\
@@ -96,7 +97,7 @@ def test_valid_workspace_becomes_desired_state(make_workspace, catalog: Catalog,
     job = desired.jobs["audiences"]
     assert job.authorizations == ("fb-ads-prod",)
     assert job.state == "paused"
-    assert job.config == {"audiences": ["a", "b"]}
+    assert job.config == {"segment_ids": ["a", "b"]}
     assert desired.jobs["events"].state == "running"  # the default
     assert (desired.jobs["events"].source.file, desired.jobs["events"].source.line) == ("jobs/all.yml", 10)
 
@@ -121,11 +122,11 @@ def test_errors_arrive_together_as_one_manifest_error(make_workspace, catalog: C
 
 
 def test_warnings_ride_on_the_result(make_workspace, catalog: Catalog) -> None:
-    root = make_workspace({"auths.yaml": AUTH, "jobs.yaml": JOBS.replace("{audiences: [a, b]}", "{audience: x}")},
-                          settings=SETTINGS)
+    jobs = JOBS.replace("{segment_ids: [a, b]}", "{segments: [a, b]}")  # a near miss of a real field
+    root = make_workspace({"auths.yaml": AUTH, "jobs.yaml": jobs}, settings=SETTINGS)
     result = load_desired(load_workspace(root, "prod"), catalog)
-    assert [(w.file, w.line, w.field) for w in result.warnings] == [("jobs.yaml", 8, "spec.config.audience")]
-    assert 'did you mean "audiences"?' in result.warnings[0].message
+    assert [(w.file, w.line, w.field) for w in result.warnings] == [("jobs.yaml", 8, "spec.config.segments")]
+    assert 'did you mean "segment_ids"?' in result.warnings[0].message
 
 
 def test_no_manifest_files_is_a_workspace_error(make_workspace, catalog: Catalog) -> None:
@@ -135,7 +136,9 @@ def test_no_manifest_files_is_a_workspace_error(make_workspace, catalog: Catalog
 
 @pytest.mark.parametrize("env", ["prod", "staging"])
 def test_demo_workspace(catalog: Catalog, env: str) -> None:
-    desired = load_desired(load_workspace(DEMO, env), catalog).desired
+    result = load_desired(load_workspace(DEMO, env), catalog)
+    assert result.warnings == [], [w.format() for w in result.warnings]  # only fields the catalog knows
+    desired = result.desired
     assert desired.environment == env
     facebook = [a for a in desired.authorizations.values() if a.provider == "facebook"]
     assert len(facebook) >= 2, "the demo has two Facebook ad accounts"

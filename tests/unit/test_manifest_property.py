@@ -52,7 +52,7 @@ VALID_AUTH = {"apiVersion": "authctl/v1", "kind": "Authorization", "metadata": {
                        "credentials": {"access_token": {"env": "FB_TOKEN"}}}}
 VALID_JOB = {"apiVersion": "authctl/v1", "kind": "Job", "metadata": {"name": "job"},
              "spec": {"workflow": "facebook-audience-populate", "authorizations": ["fb-ads"],
-                      "state": "running", "config": {"audiences": ["a"]}}}
+                      "state": "running", "config": {"segment_ids": ["a"]}}}
 SECRET_VALUES = st.sampled_from([CANARY, f"{CANARY}-with.dots", f"{CANARY} spaced", f"act_{CANARY}"])
 
 

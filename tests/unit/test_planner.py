@@ -161,8 +161,8 @@ CASES = [
     Case("job-create", lambda w: (w.auth("fb"), w.job("aud", ["fb"], live=False, managed=False)),
          {"Job/aud": "create"}),
     Case("job-config-update",
-         lambda w: (w.auth("fb"), w.job("aud", ["fb"], config={"audiences": ["a", "b"]},
-                                        live_overrides={"config": {"audiences": ["a"]}})),
+         lambda w: (w.auth("fb"), w.job("aud", ["fb"], config={"segment_ids": ["a", "b"]},
+                                        live_overrides={"config": {"segment_ids": ["a"]}})),
          {"Job/aud": "update"}),
     Case("job-rebind", lambda w: (w.auth("fb"), w.auth("fb2"), w.job("aud", ["fb2"], live_auth_ids=[w.live_id("fb")])),
          {"Job/aud": "update"}),
@@ -234,12 +234,12 @@ def test_create_lists_every_field_and_a_sensitive_placeholder() -> None:
 def test_job_create_depends_on_the_authorization_it_waits_for() -> None:
     w = World()
     w.auth("fb", live=False, managed=False)
-    w.job("aud", ["fb"], config={"audiences": ["vip"]}, live=False, managed=False)
+    w.job("aud", ["fb"], config={"segment_ids": ["vip"]}, live=False, managed=False)
     job = by_address(w.plan())["Job/aud"]
     assert job.depends_on == ("Authorization/fb",)
     assert change_map(job) == {"workflow": (None, "facebook-audience-populate"),
                                "authorizations": (None, [f"fb {KNOWN_AFTER_APPLY}"]),
-                               "state": (None, "running"), "config.audiences": (None, ["vip"])}
+                               "state": (None, "running"), "config.segment_ids": (None, ["vip"])}
 
 
 def test_job_bound_to_existing_authorization_gets_its_live_id() -> None:
@@ -301,10 +301,10 @@ def test_pause_only_runs_in_the_retire_phase() -> None:
 def test_job_config_update_names_nested_paths() -> None:
     w = World()
     w.auth("fb")
-    w.job("aud", ["fb"], config={"audiences": ["a", "b"], "mode": {"full": True}},
-          live_overrides={"config": {"audiences": ["a"], "mode": {"full": False}}})
+    w.job("aud", ["fb"], config={"segment_ids": ["a", "b"], "mode": {"full": True}},
+          live_overrides={"config": {"segment_ids": ["a"], "mode": {"full": False}}})
     action = by_address(w.plan())["Job/aud"]
-    assert change_map(action) == {"config.audiences[1]": (None, "b"), "config.mode.full": (False, True)}
+    assert change_map(action) == {"config.segment_ids[1]": (None, "b"), "config.mode.full": (False, True)}
 
 
 # -- replace ----------------------------------------------------------------------------------

@@ -35,11 +35,11 @@ def rich_plan() -> Plan:
     # creates: an authorization (its secret not available here) and a job bound to it
     w.auth("fb-emea", label="Facebook Ads (EMEA)", description="EMEA ad account",
            credentials={"access_token": SecretRef("env", "FB_TOKEN_EMEA")}, live=False, managed=False)
-    w.job("emea-audiences", ["fb-emea"], config={"audiences": ["high_value"]}, live=False, managed=False)
+    w.job("emea-audiences", ["fb-emea"], config={"segment_ids": ["high_value"]}, live=False, managed=False)
     # in-place update (label drift put back) and a job config update
     w.auth("fb-main", label="Facebook Ads (main)", live_overrides={"label": "fb main (edited in UI)"})
-    w.job("main-audiences", ["fb-main"], config={"audiences": ["churn_risk", "high_value"]},
-          live_overrides={"config": {"audiences": ["churn_risk"]}})
+    w.job("main-audiences", ["fb-main"], config={"segment_ids": ["churn_risk", "high_value"]},
+          live_overrides={"config": {"segment_ids": ["churn_risk"]}})
     # a job paused outside the manifests is resumed; a job asked to pause
     w.job("main-conversions", ["fb-main"], workflow="facebook-conversion-api", config={"pixel": "123456"},
           status="paused")

@@ -83,7 +83,8 @@ AUTH = {"apiVersion": "authctl/v1", "kind": "Authorization", "metadata": {"name"
         "spec": {"provider": "facebook", "method": "system_user", "label": "FB",
                  "config": {"ads_account_id": "act_12345"}, "credentials": {"access_token": {"env": "T"}}}}
 JOB = {"apiVersion": "authctl/v1", "kind": "Job", "metadata": {"name": "j"},
-       "spec": {"workflow": "pubsub-ingress", "authorizations": ["gcp"], "state": "paused"}}
+       "spec": {"workflow": "pubsub-ingress", "authorizations": ["gcp"], "state": "paused",
+                "config": {"stream": "web_events", "topic_id": "web-events"}}}  # the fields pubsub-ingress requires
 
 
 def _with(document: dict[str, Any], path: str, value: Any) -> dict[str, Any]:

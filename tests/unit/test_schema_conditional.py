@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ import jsonschema
 import pytest
 import yaml
 
-from reconciler.catalog import load_catalog
+from reconciler.catalog import Catalog, load_catalog
 from reconciler.errors import DiagnosticSink, Severity
 from reconciler.manifest.loader import read_documents
 from reconciler.manifest.schema import SETTINGS_DESCRIPTIONS, manifest_schema, schema_text, settings_schema
@@ -119,11 +120,16 @@ PUBSUB_JOB = {"apiVersion": "authctl/v1", "kind": "Job", "metadata": {"name": "e
                        "config": {"stream": "web", "topic_id": "projects/acme-prod/topics/web-events"}}}
 FB_JOB = {"apiVersion": "authctl/v1", "kind": "Job", "metadata": {"name": "audiences"},
           "spec": {"workflow": "facebook-audience-populate", "authorizations": ["fb"],
-                   "config": {"ads_account_id": "act_12345", "audiences": ["vip"]}}}
+                   "config": {"ads_account_id": "act_12345", "segment_ids": ["vip"]}}}
 TT = {"apiVersion": "authctl/v1", "kind": "Authorization", "metadata": {"name": "tt"},
       "spec": {"provider": "tiktok", "method": "events_token", "label": "TT", "credentials": {"token": {"env": "T"}}}}
 TIKTOK_JOB = {"apiVersion": "authctl/v1", "kind": "Job", "metadata": {"name": "tt"},
-              "spec": {"workflow": "tiktok-web-events", "authorizations": ["tt"], "config": {"anything": [1, 2]}}}
+              "spec": {"workflow": "tiktok-web-events", "authorizations": ["tt"],
+                       "config": {"segment_ids": ["buyers"], "pixel_code": "CJ4ABC3C77U1234XYZ90",
+                                  "event_source": "web", "event_name": "CompletePayment",
+                                  "page_url": "https://www.example.com/checkout",
+                                  "identifier_mapping": [{"lytics": "email", "tiktok": "email"}],
+                                  "property_mapping": [{"lytics": "order_value", "tiktok": "value"}]}}}
 _DELETE = object()
 
 
@@ -171,12 +177,21 @@ CASES: list[tuple[str, dict[str, Any], bool, str]] = [
     ("pubsub stream type", _with(PUBSUB_JOB, spec__config__stream={"name": "web"}), True, "spec/config/stream"),
     ("pubsub templated topic", _with(PUBSUB_JOB, spec__config__topic_id="projects/{{ p }}/topics/t"), False, ""),
     ("fb job good", FB_JOB, False, ""),
-    ("fb job audiences not a list", _with(FB_JOB, spec__config__audiences="vip"), True, "spec/config/audiences"),
+    ("fb job segment_ids not a list", _with(FB_JOB, spec__config__segment_ids="vip"), True, "spec/config/segment_ids"),
     ("fb job account pattern", _with(FB_JOB, spec__config__ads_account_id="1234"), True,
      "spec/config/ads_account_id"),
     # validate warns (the catalog may lag the platform); the schema lets it be
     ("fb job unknown config field", _with(FB_JOB, spec__config__segment="x"), False, ""),
-    ("job workflow without declared fields", TIKTOK_JOB, False, ""),
+    ("tiktok job good", TIKTOK_JOB, False, ""),
+    ("tiktok job required field missing", _with(TIKTOK_JOB, spec__config__pixel_code=_DELETE), True, "spec/config"),
+    ("tiktok job config missing", _with(TIKTOK_JOB, spec__config=_DELETE), True, "spec"),
+    ("tiktok job enum", _with(TIKTOK_JOB, spec__config__audience_events="enters"), True,
+     "spec/config/audience_events"),
+    ("tiktok job templated enum", _with(TIKTOK_JOB, spec__config__audience_events="{{ events }}"), False, ""),
+    ("tiktok job list item type", _with(TIKTOK_JOB, spec__config__segment_ids=[{"id": "buyers"}]), True,
+     "spec/config/segment_ids/0"),
+    ("tiktok job mapping item type", _with(TIKTOK_JOB, spec__config__identifier_mapping=["email"]), True,
+     "spec/config/identifier_mapping/0"),
     ("job templated state", _with(FB_JOB, spec__state="{{ 'running' if prod else 'paused' }}"), False, ""),
     ("job state", _with(FB_JOB, spec__state="stopped"), True, "spec/state"),
 ]
@@ -213,6 +228,25 @@ def test_validate_agrees_with_the_schema(what: str, document: dict[str, Any], re
     assert bool(errors) == rejected, errors
 
 
+def test_a_workflow_without_declared_fields_takes_any_config(tmp_path: Path) -> None:
+    """A provider folder may list a workflow without its fields (the built-in catalog declares every one's):
+    then neither the schema nor validate checks, or warns about, its config."""
+    catalog = load_catalog()
+    tiktok = catalog.providers["tiktok"]
+    bare = Catalog({**catalog.providers, "tiktok": replace(tiktok, workflows={
+        **tiktok.workflows, "tiktok-web-events": replace(tiktok.workflows["tiktok-web-events"], fields=[])})})
+    job = _with(TIKTOK_JOB, spec__config={"anything": [1, 2]})
+    schema = manifest_schema(bare)
+    assert "JobConfig.tiktok-web-events" not in schema["$defs"]
+    assert schema_errors(job, jsonschema.Draft202012Validator(schema)) == []
+    assert schema_errors(job), "the built-in catalog declares the fields of tiktok-web-events"
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump_all([job, TT], sort_keys=False), encoding="utf-8")
+    sink = DiagnosticSink()
+    validate_documents(read_documents([(path, "m.yaml")], {}, sink).documents, bare, sink, SecretFileRules(tmp_path))
+    assert [d.format() for d in sink.items] == []
+
+
 def test_method_completion_is_narrowed_by_provider() -> None:
     conditions = SCHEMA["$defs"]["AuthorizationSpecModel"]["allOf"]
     by_provider = {c["if"]["properties"]["provider"]["const"]: c["then"]["properties"]["method"]["enum"]
@@ -223,7 +257,8 @@ def test_method_completion_is_narrowed_by_provider() -> None:
     config = SCHEMA["$defs"]["Config.google_cloud.pubsub_service_account"]
     assert config["properties"] == {} and config["additionalProperties"] is False
     topic = SCHEMA["$defs"]["JobConfig.pubsub-ingress"]["properties"]["topic_id"]
-    assert topic["title"] == "Pub/Sub topic ID" and topic["description"].startswith("The topic to read from")
+    assert topic["title"] == "Pub/Sub topic ID"
+    assert topic["description"].startswith("The topic ID of the Cloud Pub/Sub topic")
     assert topic["examples"] == ["web-events"]
 
 
