@@ -1,0 +1,50 @@
+"""What a handler gets (the served platform and one parsed call) and what it gives back (a reply).
+
+Handlers are plain async functions ``(Served, Call) -> Reply``: no Starlette request, no
+response object, so the route table (routes.py) can describe them to both the router and
+the OpenAPI document, and the envelope is written in one place (app.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.datastructures import QueryParams
+
+from reconciler.catalog import Catalog
+from reconciler.platform.rules import DeleteMode
+from reconciler.served.gateway import PlatformGateway
+
+API_OWNER = "api"  # who owns what an API call creates when the request names no user_id
+
+
+@dataclass(frozen=True)
+class Served:
+    """The platform being served and the settings every handler needs."""
+
+    gateway: PlatformGateway
+    catalog: Catalog
+    account_id: str = "acct-local"
+    mode: DeleteMode = "guarded"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request as a handler sees it: path parameters, query, and the JSON body (for routes that take one)."""
+
+    path: dict[str, str]
+    query: QueryParams
+    body: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What goes in the success envelope: ``data`` (wire models) and ``_meta``."""
+
+    data: Any
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+Handler = Callable[[Served, Call], Awaitable[Reply]]
