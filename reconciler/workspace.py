@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from reconciler.discovery import Discovery, discover
@@ -50,15 +50,59 @@ class EnvironmentSettings(_Strict):
     state: StateSettings | None = None
 
 
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+_NOT_A_VARIABLE = ("must be the name of an environment variable (letters, digits and _, not starting with a digit, "
+                   "at most 128); the value is not shown in case it is the token itself")
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+MAX_TIMEOUT_SECONDS = 600
+
+
+class TokenReference(_Strict):
+    """Where the Lytics API token is: ``{env: NAME}`` or ``{file: PATH}``, as credentials in manifests.
+
+    A file follows the manifests' rules (inside the workspace or a ``secret_dirs`` folder).
+    """
+
+    env: str | None = None
+    file: str | None = None
+
+    @field_validator("env")
+    @classmethod
+    def _a_variable_name(cls, value: str | None) -> str | None:
+        if value is not None and not _VARIABLE_NAME.fullmatch(value):
+            raise PydanticCustomError("env_name", _NOT_A_VARIABLE)
+        return value
+
+    @field_validator("file")
+    @classmethod
+    def _a_plausible_path(cls, value: str | None) -> str | None:
+        if value is not None and (not value or len(value) > 1024 or any(ord(c) < 32 or ord(c) == 127 for c in value)):
+            raise PydanticCustomError("file_path", "not a usable path (empty, longer than 1024 characters, or "
+                                                   "holding control characters); it is not shown")
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> TokenReference:
+        if (self.env is None) == (self.file is None):
+            raise PydanticCustomError("token_reference", "give exactly one of {env: VARIABLE} or {file: PATH}")
+        return self
+
+    def describe(self) -> str:
+        return f"environment variable {self.env}" if self.env is not None else f"file {self.file}"
+
+
 class BackendSettings(_Strict):
     """Where live state is: the embedded platform (default) or a Lytics-shaped API."""
 
     kind: Literal["local", "lytics"] = "local"
     path: str = f"{DATA_DIR}/platform.db"  # local: file path or SQLAlchemy URL
-    url: str | None = None  # lytics: base URL, e.g. http://127.0.0.1:8765
-    # lytics: the NAME of the env var holding the API token (a pasted token here is refused, never echoed)
+    url: str | None = Field(default=None, validate_default=True)  # lytics: base URL, e.g. http://127.0.0.1:8765
+    # lytics: where the API token is ({env: NAME} or {file: PATH}); a pasted token is refused, never echoed
+    token: TokenReference | None = None
+    # lytics, older form of token: {env: NAME}: the NAME of the env var holding the API token
     token_env: str = "LYTICS_API_TOKEN"
     account_id: str | None = None
+    timeout_seconds: float = 30.0  # lytics: how long one request may wait for the platform
     mode: Literal["guarded", "cascade"] = "guarded"  # local: how deletes behave
 
     @field_validator("path")
@@ -66,14 +110,78 @@ class BackendSettings(_Strict):
     def _a_lasting_database(cls, value: str) -> str:
         return check_database_location(value)
 
+    @field_validator("url")
+    @classmethod
+    def _an_api_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("kind") != "lytics":
+            return value
+        if value is None:
+            raise PydanticCustomError("url_required", "required with kind: lytics: the API's base URL, e.g. "
+                                                      "https://api.lytics.io or http://127.0.0.1:8765")
+        return check_api_url(value)
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _a_reference(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, dict):
+            raise PydanticCustomError("literal_token", "must be a reference, {env: VARIABLE} or {file: PATH}, "
+                                                       "never the token itself (the value is not shown)")
+        return value
+
     @field_validator("token_env")
     @classmethod
     def _a_variable_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", value):
-            raise PydanticCustomError("env_name", "must be the name of an environment variable (letters, digits "
-                                                  "and _, not starting with a digit, at most 128); the value is "
-                                                  "not shown in case it is the token itself")
+        if not _VARIABLE_NAME.fullmatch(value):
+            raise PydanticCustomError("env_name", _NOT_A_VARIABLE)
         return value
+
+    @field_validator("timeout_seconds")
+    @classmethod
+    def _a_sane_timeout(cls, value: float) -> float:
+        if not 0 < value <= MAX_TIMEOUT_SECONDS:
+            raise PydanticCustomError("timeout_range", "must be more than 0 and at most {max} seconds",
+                                      {"max": MAX_TIMEOUT_SECONDS})
+        return value
+
+    @model_validator(mode="after")
+    def _one_token_setting(self) -> BackendSettings:
+        if self.token is not None and "token_env" in self.model_fields_set:
+            raise PydanticCustomError("token_twice", "give token ({env: NAME} or {file: PATH}) or the older "
+                                                     "token_env, not both")
+        return self
+
+    @property
+    def token_reference(self) -> TokenReference:
+        """``token``, else ``{env: token_env}`` (default ``{env: LYTICS_API_TOKEN}``)."""
+        return self.token if self.token is not None else TokenReference(env=self.token_env)
+
+
+def check_api_url(value: str) -> str:
+    """``backend.url``: http(s) with a host; plain http only to this machine (the token travels with every call).
+
+    The value is never echoed: it may be a token pasted in the wrong place.
+    """
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value.strip())
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        raise PydanticCustomError("api_url", "not a URL (the value is not shown)") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise PydanticCustomError("api_url", "must be an http:// or https:// URL with a host, e.g. "
+                                             "https://api.lytics.io (the value is not shown)")
+    if parts.username is not None or parts.password is not None:
+        raise PydanticCustomError("api_url", "must not hold a user name or password; the token goes in "
+                                             "backend.token (the value is not shown)")
+    if parts.query or parts.fragment:
+        raise PydanticCustomError("api_url", "must not hold a query or fragment (the value is not shown)")
+    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+        raise PydanticCustomError("api_url", "plain http is allowed only to this machine (127.0.0.1, localhost "
+                                             "or ::1): the API token would cross the network unencrypted; use "
+                                             "https://")
+    return value.strip()
 
 
 class StateSettings(_Strict):
@@ -357,8 +465,8 @@ def _read_settings(path: Path) -> Settings:
 def _settings_fields(loc: tuple[Any, ...]) -> list[str]:
     """Field names the settings accept at ``loc``, for did-you-mean on unknown fields."""
     models: dict[tuple[str, ...], type[BaseModel]] = {
-        (): Settings, ("backend",): BackendSettings, ("state",): StateSettings,
-        ("policy",): PolicySettings,
+        (): Settings, ("backend",): BackendSettings, ("backend", "token"): TokenReference,
+        ("state",): StateSettings, ("policy",): PolicySettings,
     }
     if len(loc) == 2 and loc[0] == "environments":
         return list(EnvironmentSettings.model_fields)

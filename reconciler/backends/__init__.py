@@ -10,7 +10,7 @@ import getpass
 import os
 from typing import TYPE_CHECKING
 
-from reconciler.backends.base import AuthorizationRequest, Backend, JobRequest, Reauthorization
+from reconciler.backends.base import AuthorizationRequest, Backend, JobRequest, PlatformConsole, Reauthorization
 from reconciler.errors import WorkspaceError
 from reconciler.vocabulary import Access
 
@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from reconciler.catalog import Catalog
     from reconciler.workspace import Workspace
 
-__all__ = ["AuthorizationRequest", "Backend", "JobRequest", "Reauthorization", "current_user", "open_backend"]
+__all__ = ["AuthorizationRequest", "Backend", "JobRequest", "PlatformConsole", "Reauthorization", "current_user",
+           "open_backend"]
 
 
 def current_user() -> str:
@@ -30,11 +31,19 @@ def current_user() -> str:
 
 
 def open_backend(workspace: Workspace, catalog: Catalog, access: Access) -> Backend:
-    """The workspace's backend; :attr:`Access.READ` for commands that must not create anything."""
+    """The workspace's backend; :attr:`Access.READ` for commands that must not create anything.
+
+    ``lytics`` reads its API token now (``backend.token``): a missing one is a SecretError
+    naming the setting and the variable or file.
+    """
     settings = workspace.backend
     if settings.kind == "local":
         from reconciler.backends.local import LocalBackend, open_local_platform
 
         return LocalBackend(open_local_platform(workspace, catalog, access), owner=current_user())
-    raise WorkspaceError(f"authctl.yaml: backend.kind {settings.kind!r} is not available yet "
-                         "(supported: local)")
+    if settings.kind == "lytics":  # HTTP only: neither SQLAlchemy nor cryptography nor the embedded platform
+        from reconciler.backends.lytics import open_lytics_backend
+
+        return open_lytics_backend(workspace, catalog)
+    raise WorkspaceError(f"authctl.yaml: backend.kind {settings.kind!r} is not available "
+                         "(supported: local, lytics)")

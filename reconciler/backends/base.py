@@ -9,15 +9,28 @@ backend at the moment they are sent.
 Creation markers: every create carries a ``marker`` (an opaque token apply journals
 before the call) that the platform keeps on the object, so that crash recovery can
 find what it created by marker, proving authorship instead of guessing by name.
+
+``PlatformConsole`` is the other boundary: what a person does in a platform's UI and
+reconciliation never does (``authctl platform ...``). It is a protocol of its own so that
+apply, which is handed a Backend, has no way to reach it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from reconciler.live import HealthResult, LiveAuthorization, LiveJob, Reference, RequestCounts, Snapshot
+from reconciler.live import (
+    HealthResult,
+    LiveAuthorization,
+    LiveExperience,
+    LiveJob,
+    Reference,
+    RequestCounts,
+    Snapshot,
+)
 from reconciler.vocabulary import JobStatus
 
 
@@ -108,3 +121,27 @@ class Backend(Protocol):
     def delete_job(self, job_id: str) -> None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class PlatformConsole(Protocol):
+    """Operator actions: what a person does in a platform's UI and reconciliation never does.
+
+    ``authctl platform ...`` acts through a backend that is also a console (check with
+    ``isinstance(backend, PlatformConsole)``): the embedded platform (``LocalBackend``) and
+    authctl's served platform (``LyticsBackend``, over its ``/v2/_authctl/`` endpoints; a
+    real Lytics has none, and says so in a PermanentBackendError). The rest of what those
+    commands do is the Backend protocol: listing is ``snapshot()``, a health check by hand
+    is ``record_health(auth_id, HealthResult(...))``, and a job started with a status is
+    ``create_job()`` then ``set_job_status()`` when the status is not ``runnable``.
+
+    Errors are those of Backend; an unknown id is a PermanentBackendError naming the id.
+    """
+
+    def set_job_status(self, job_id: str, status: JobStatus) -> LiveJob:
+        """Set the job's status to any status word (``runnable`` is what people call running), as its UI would."""
+        ...
+
+    def create_experience(self, name: str, auth_ids: Sequence[str]) -> LiveExperience:
+        """Import an experience that uses ``auth_ids``; guarded deletes of those authorizations then refuse."""
+        ...

@@ -8,7 +8,7 @@ treats it exactly like a remote API.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import UTC, datetime
@@ -38,7 +38,7 @@ from reconciler.live import (
 )
 from reconciler.paused_gc import paused_gc
 from reconciler.platform import AuthRecord, ExperienceRecord, JobRecord
-from reconciler.vocabulary import Access
+from reconciler.vocabulary import Access, JobStatus
 from reconciler.workspace import DATA_DIR, Workspace
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) is imported only when a command needs more than a snapshot
@@ -200,6 +200,14 @@ class LocalBackend:
     def request_counts(self, auth_id: str, now: datetime | None = None) -> RequestCounts | None:
         counts = self._call(lambda: self.platform.request_counts(auth_id, now))
         return RequestCounts(counts.hour, counts.day, counts.week, counts.month)
+
+    # -- the platform console (what people do in the UI) ------------------------------------------
+    def set_job_status(self, job_id: str, status: JobStatus) -> LiveJob:
+        return to_live_job(self._call(lambda: self.platform.set_job_status(job_id, status)))
+
+    def create_experience(self, name: str, auth_ids: Sequence[str]) -> LiveExperience:
+        ids = tuple(auth_ids)
+        return to_live_experience(self._call(lambda: self.platform.create_experience(name=name, auth_ids=ids)))
 
     def close(self) -> None:
         self.platform.close()

@@ -238,11 +238,18 @@ SETTINGS_DESCRIPTIONS: dict[str, dict[str, str]] = {
     "BackendSettings": {
         "kind": "local: the embedded platform; lytics: a Lytics-shaped API.",
         "path": "local: the platform database: a file path (SQLite), sqlite:///PATH or postgresql+psycopg://...",
-        "url": "lytics: the API's base URL, e.g. http://127.0.0.1:8765.",
-        "token_env": "lytics: the NAME of the environment variable holding the API token (never the token).",
+        "url": "lytics: the API's base URL, e.g. https://api.lytics.io (plain http only to 127.0.0.1, localhost, ::1).",
+        "token": "lytics: where the API token is, {env: VARIABLE} or {file: PATH} (never the token itself).",
+        "token_env": "lytics, older form of token: {env: NAME}: the NAME of the environment variable holding the "
+                     "API token (never the token).",
         "account_id": "lytics: the account to use, when the token reaches several.",
+        "timeout_seconds": "lytics: how long one request may wait for the platform (seconds, default 30).",
         "mode": "local: guarded (a delete of something in use is refused) or cascade (it stops the jobs, as "
                 "Lytics does).",
+    },
+    "TokenReference": {
+        "env": "The NAME of the environment variable holding the API token.",
+        "file": "A file holding the API token (inside the workspace or a secret_dirs folder).",
     },
     "StateSettings": {
         "url": "A file path (SQLite), sqlite:///PATH or postgresql+psycopg://...; never in-memory.",
@@ -253,7 +260,9 @@ SETTINGS_DESCRIPTIONS: dict[str, dict[str, str]] = {
 }
 # What the models' validators check, for editors (the validators stay the authority).
 _SETTINGS_BOUNDS: dict[str, dict[str, dict[str, Any]]] = {
-    "BackendSettings": {"token_env": {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$"}},
+    "BackendSettings": {"token_env": {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$"},
+                        "timeout_seconds": {"exclusiveMinimum": 0, "maximum": 600}},
+    "TokenReference": {"env": {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$"}},
     "PolicySettings": {"expiry_warning_days": {"minimum": 0, "maximum": 3650}},
 }
 

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -35,23 +36,40 @@ def test_the_local_backend_is_a_backend(platform: Platform) -> None:
 
 
 def test_an_http_only_workspace_does_not_import_the_embedded_platform(tmp_path: Path) -> None:
-    (tmp_path / "authctl.yaml").write_text("backend: {kind: lytics, url: 'http://127.0.0.1:9'}\n", encoding="utf-8")
+    """A plan-like snapshot over HTTP (a stdlib server answering empty lists) loads no SQLAlchemy."""
     code = textwrap.dedent(f"""
-        import sys
+        import json, sys, threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Empty(BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = json.dumps({{"data": [], "status": 200, "request_id": "r"}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Empty)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        with open({str(tmp_path / "authctl.yaml")!r}, "w") as f:
+            f.write("backend: {{kind: lytics, url: 'http://127.0.0.1:%d'}}" % server.server_port)
         from reconciler.backends import open_backend
         from reconciler.catalog import load_catalog
-        from reconciler.errors import WorkspaceError
         from reconciler.vocabulary import Access
         from reconciler.workspace import load_workspace
-        try:
-            open_backend(load_workspace({str(tmp_path)!r}), load_catalog(), Access.READ)
-        except WorkspaceError:
-            pass
-        print(sorted(m for m in ("sqlalchemy", "cryptography", "reconciler.platform", "reconciler.backends.local")
-                     if m in sys.modules))
+        backend = open_backend(load_workspace({str(tmp_path)!r}), load_catalog(), Access.READ)
+        snapshot = backend.snapshot()
+        backend.close()
+        print(snapshot.calls, sorted(m for m in ("sqlalchemy", "cryptography", "reconciler.platform",
+                                                 "reconciler.backends.local") if m in sys.modules))
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]", out.stderr
+    env = {**os.environ, "LYTICS_API_TOKEN": "t0k"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env)
+    assert out.stdout.strip() == "3 []", out.stdout + out.stderr
 
 
 def test_version_imports_nothing_but_the_launcher() -> None:

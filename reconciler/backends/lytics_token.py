@@ -1,0 +1,53 @@
+"""The Lytics API token, read from the workspace's settings (``backend.token``) when the backend opens.
+
+``backend.token`` is ``{env: NAME}`` or ``{file: PATH}`` (searched in the workspace's secret
+folders); without it, ``{env: LYTICS_API_TOKEN}`` (or ``backend.token_env``). It is read at
+open time so that a missing, empty or unusable token is one SecretError naming the setting
+(``environments.<env>.backend.token`` when the environment has its own backend) and the
+variable or file, before any request. A token with characters an HTTP header cannot carry
+is refused here too, without showing it: it could only fail later, inside the HTTP library,
+with an error that names neither the setting nor the fix. The value stays a ``Secret``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from reconciler.backends.http_client import Secret
+from reconciler.errors import SecretError
+
+if TYPE_CHECKING:
+    from reconciler.workspace import Workspace
+
+
+def resolve_token(workspace: Workspace, prefix: str) -> Secret:
+    """The token of ``workspace.backend``; errors name ``prefix`` (``backend`` or ``environments.<env>.backend``)."""
+    from reconciler.manifest.secrets import SecretRef, SecretValue
+
+    settings = workspace.backend
+    reference = settings.token_reference
+    if settings.token is not None:
+        setting = f"{prefix}.token"
+    elif "token_env" in settings.model_fields_set:
+        setting = f"{prefix}.token_env"
+    else:
+        setting = f"{prefix}.token (default {{env: {settings.token_env}}})"
+    setting = f"{workspace.settings_path.name}: {setting}"
+    if reference.env is not None:
+        ref = SecretRef("env", reference.env)
+    else:
+        ref = SecretRef("file", reference.file or "", tuple(str(p) for p in workspace.secret_dirs()))
+    try:
+        value = ref.resolve(workspace.root, check_content=False)
+    except SecretError as exc:
+        raise SecretError(f"{setting}: {exc.message}; it must hold the Lytics API token") from None
+    token = value.reveal().strip()
+    if not token:
+        raise SecretError(f"{setting}: the {reference.describe()} is empty; it must hold the Lytics API token")
+    if any(ord(c) < 32 or ord(c) > 126 for c in token):
+        raise SecretError(f"{setting}: the {reference.describe()} holds characters an HTTP header cannot carry "
+                          "(not shown); it must hold only the Lytics API token")
+    return SecretValue(token)
+
+
+__all__ = ["resolve_token"]
