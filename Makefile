@@ -45,8 +45,10 @@ $(VENV)/.dev: requirements/dev.txt $(VENV)/.runtime
 install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
 
+# `make demo DEMO_BACKEND=http`: the same story over HTTP (`authctl platform serve` + the lytics backend).
+DEMO_BACKEND ?= local
 demo: install
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python scripts/demo.py --backend $(DEMO_BACKEND)
 
 lint: install-dev
 	$(BIN)/ruff check reconciler providers scripts benchmarks
