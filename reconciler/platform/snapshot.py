@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from reconciler.clock import as_utc_or_none, utc_from_sqlite_text
 from reconciler.db import SqliteReadConnection, describe_failure
@@ -80,31 +80,50 @@ EXPERIENCES_SQL = "SELECT id, name, status, created FROM experiences"
 _HAS_META_SQL = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'platform_meta'"
 
 
-def read_snapshot(fetch: Fetch, ts: Timestamp, *, include_deleted: bool = False) -> PlatformSnapshot:
-    """Every authorization, job and experience in five queries, whatever the size."""
+SnapshotPart = Literal["authorizations", "jobs", "experiences"]
+EVERY_PART: tuple[SnapshotPart, ...] = ("authorizations", "jobs", "experiences")
+
+
+def read_snapshot(fetch: Fetch, ts: Timestamp, *, include_deleted: bool = False,
+                  parts: tuple[SnapshotPart, ...] = EVERY_PART) -> PlatformSnapshot:
+    """Every authorization, job and experience in five queries, whatever the size.
+
+    ``parts`` reads only some collections (the served platform answers one list at a time);
+    the others come back empty and cost no query.
+    """
+    queries = 0
+    auths: list[AuthRecord] = []
+    jobs: list[JobRecord] = []
+    experiences: list[ExperienceRecord] = []
     with paused_gc():
-        auths = [
-            AuthRecord(id_, provider, method, type_, label, description or "", owner, ts(created), ts(updated),
-                       HEALTH_OF[health], health_reason or "", ts(checked_at), ts(expires_at),
-                       tuple(scopes.split()) if scopes else (), marker)  # type: ignore[arg-type]
-            for (id_, provider, method, type_, label, description, owner, created, updated, health, health_reason,
-                 checked_at, expires_at, scopes, marker) in fetch(AUTHORIZATIONS_SQL)
-        ]
-        links = job_links(fetch(JOB_LINKS_SQL))
-        jobs = [
-            JobRecord(id_, name, workflow, JOB_STATUS_OF[status], description or "", json_object(config),
-                      links.get(id_, ()), owner, ts(created), ts(updated), marker)  # type: ignore[arg-type]
-            for id_, name, workflow, status, description, config, owner, created, updated, marker
-            in fetch(JOBS_SQL if include_deleted else LIVE_JOBS_SQL)
-        ]
-        exp_links: dict[str, list[str]] = defaultdict(list)
-        for exp_id, auth_id in fetch(EXPERIENCE_LINKS_SQL):
-            exp_links[exp_id].append(auth_id)
-        experiences = [
-            ExperienceRecord(id_, name, status, tuple(exp_links.get(id_, ())), ts(created))  # type: ignore[arg-type]
-            for id_, name, status, created in fetch(EXPERIENCES_SQL)
-        ]
-    return PlatformSnapshot(auths, jobs, experiences, queries=5)
+        if "authorizations" in parts:
+            queries += 1
+            auths = [
+                AuthRecord(id_, provider, method, type_, label, description or "", owner, ts(created), ts(updated),
+                           HEALTH_OF[health], health_reason or "", ts(checked_at), ts(expires_at),
+                           tuple(scopes.split()) if scopes else (), marker)  # type: ignore[arg-type]
+                for (id_, provider, method, type_, label, description, owner, created, updated, health,
+                     health_reason, checked_at, expires_at, scopes, marker) in fetch(AUTHORIZATIONS_SQL)
+            ]
+        if "jobs" in parts:
+            queries += 2
+            links = job_links(fetch(JOB_LINKS_SQL))
+            jobs = [
+                JobRecord(id_, name, workflow, JOB_STATUS_OF[status], description or "", json_object(config),
+                          links.get(id_, ()), owner, ts(created), ts(updated), marker)  # type: ignore[arg-type]
+                for id_, name, workflow, status, description, config, owner, created, updated, marker
+                in fetch(JOBS_SQL if include_deleted else LIVE_JOBS_SQL)
+            ]
+        if "experiences" in parts:
+            queries += 2
+            exp_links: dict[str, list[str]] = defaultdict(list)
+            for exp_id, auth_id in fetch(EXPERIENCE_LINKS_SQL):
+                exp_links[exp_id].append(auth_id)
+            experiences = [
+                ExperienceRecord(id_, name, status, tuple(exp_links.get(id_, ())), ts(created))  # type: ignore
+                for id_, name, status, created in fetch(EXPERIENCES_SQL)
+            ]
+    return PlatformSnapshot(auths, jobs, experiences, queries=queries)
 
 
 def job_links(rows: Iterable[tuple[Any, ...]]) -> dict[str, tuple[str, ...]]:

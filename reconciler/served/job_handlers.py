@@ -69,7 +69,7 @@ async def list_jobs(served: Served, call: Call) -> Reply:
     auth_ids = set(id_list(call.query, "auth_ids") + id_list(call.query, "auth_ids[]"))
     show_completed = flag(call.query, "show_completed")
     show_deleted = flag(call.query, "show_deleted")
-    jobs = await served.gateway.run(lambda p: p.snapshot(include_deleted=show_deleted).jobs, JOB_REFUSALS)
+    jobs = await served.gateway.run(lambda p: p.list_jobs(include_deleted=show_deleted), JOB_REFUSALS)
     chosen = [j for j in jobs if _visible(j, workflow, auth_ids, show_completed)]
     shown, meta = page(chosen, lambda j: j.id, call.query)
     return Reply([job_out(j, served.account_id) for j in shown], meta)
