@@ -38,6 +38,7 @@ class Session:
     meta: StateMeta | None
     hmac_key: bytes
     _fingerprints: dict[str, AuthFingerprints] | None = field(default=None, repr=False)
+    _early: EarlySnapshot | None = field(default=None, repr=False)
 
     @property
     def fingerprints(self) -> dict[str, AuthFingerprints]:
@@ -52,8 +53,11 @@ class Session:
             self.meta = self.state.meta()
 
     def plan(self, snapshot: Snapshot | None = None, now: datetime | None = None) -> Plan:
-        """Plan against ``snapshot`` (default: a fresh one from the backend)."""
+        """Plan against ``snapshot`` (default: the one taken while the manifests loaded, else a fresh one)."""
         with paused_gc():
+            if snapshot is None and self._early is not None:
+                early, self._early = self._early, None
+                snapshot = early.snapshot()
             snapshot = snapshot if snapshot is not None else self.backend.snapshot()
             managed = self.state.managed() if self.state else {}
             desired = self.loaded.desired
@@ -74,17 +78,91 @@ class Session:
             self.state.close()
 
 
-def open_session(workspace: Workspace, access: Access) -> Session:
-    """Validate manifests first (cheap, no I/O beyond files), then open state and backend."""
+class EarlySnapshot:
+    """A remote backend opened and snapshotted on a thread while the manifests load.
+
+    Over HTTP a plan's snapshot is mostly waiting (the server's work and the network); loading
+    60,000 manifest documents is mostly CPU. Done at once, the wait hides behind the parsing.
+    What a person sees does not change: manifest errors still come first (the thread's
+    results are only looked at once the manifests are valid), an error opening the backend
+    is raised where it was, and a snapshot error where the snapshot was taken. When the
+    manifests fail, the thread closes the backend itself once done and nothing is waited for.
+    """
+
+    def __init__(self, workspace: Workspace, catalog: Catalog, access: Access) -> None:
+        import threading
+
+        self._opened: Backend | None = None
+        self._taken: Snapshot | None = None
+        self._open_error: BaseException | None = None
+        self._snapshot_error: BaseException | None = None
+        self._discarded = False
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, args=(workspace, catalog, access),
+                                        name="early-snapshot", daemon=True)
+        self._thread.start()
+
+    def _run(self, workspace: Workspace, catalog: Catalog, access: Access) -> None:
+        try:
+            self._opened = open_backend(workspace, catalog, access)
+        except BaseException as exc:  # re-raised on the main thread by backend()
+            self._open_error = exc
+            return
+        try:
+            self._taken = self._opened.snapshot()
+        except BaseException as exc:  # re-raised on the main thread by snapshot()
+            self._snapshot_error = exc
+        with self._lock:
+            if self._discarded:
+                self._opened.close()
+
+    def backend(self) -> Backend:
+        self._thread.join()
+        if self._open_error is not None:
+            raise self._open_error
+        assert self._opened is not None
+        return self._opened
+
+    def snapshot(self) -> Snapshot:
+        self._thread.join()
+        if self._snapshot_error is not None:
+            raise self._snapshot_error
+        assert self._taken is not None
+        return self._taken
+
+    def discard(self) -> None:
+        """The manifests failed: nobody will use the backend; it is closed when the thread ends."""
+        with self._lock:
+            self._discarded = True
+            done = not self._thread.is_alive()
+        if done and self._opened is not None:
+            self._opened.close()
+
+
+def open_session(workspace: Workspace, access: Access, *, early_snapshot: bool = False) -> Session:
+    """Validate manifests first (cheap, no I/O beyond files), then open state and backend.
+
+    ``early_snapshot`` (plan, over a remote backend only): take the snapshot while the
+    manifests load (:class:`EarlySnapshot`). Apply never does: it snapshots under its lock.
+    """
     catalog = load_catalog(workspace.provider_dirs())
-    loaded = load_desired(workspace, catalog)
-    state = open_state_store(workspace, access)
+    early = EarlySnapshot(workspace, catalog, access) if early_snapshot and workspace.backend.kind != "local" else None
     try:
+        loaded = load_desired(workspace, catalog)
+    except BaseException:
+        if early is not None:
+            early.discard()
+        raise
+    state = None
+    try:
+        state = open_state_store(workspace, access)
         meta = state.meta() if state else None
         key = state.hmac_key() if state else secrets.token_bytes(32)
-        backend = open_backend(workspace, catalog, access)
+        backend = early.backend() if early is not None else open_backend(workspace, catalog, access)
     except BaseException:
         if state is not None:
             state.close()
+        if early is not None:
+            early.discard()
         raise
-    return Session(workspace, catalog, loaded, backend, state, meta, key)
+    return Session(workspace, catalog, loaded, backend, state, meta, key, _early=early)

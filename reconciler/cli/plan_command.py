@@ -104,7 +104,7 @@ def plan(workspace: Workspace, fmt: str, out: Path | None, detailed_exitcode: bo
     """
     if expiry_warning_days is not None:
         workspace.settings.policy.expiry_warning_days = expiry_warning_days
-    session = open_session(workspace, Access.READ)
+    session = open_session(workspace, Access.READ, early_snapshot=True)
     try:
         result = session.plan()
     finally:
