@@ -6,6 +6,12 @@ including failing runs with ``--debug`` (tracebacks on) and an apply killed with
 resumed; afterwards no canary may appear in any stdout/stderr, the plan file, the raw
 bytes of every file under ``.authctl/`` (state and platform databases with their -wal
 and -shm files), the journal entries or the state's recorded values.
+
+It runs on both backends (backend_modes). Over HTTP (the ``lytics`` backend against
+``authctl platform serve --access-log``) the secrets cross the wire once per create, so
+the server's own stdout/stderr (access log, warnings, errors) and the bodies it answers
+with (every list and every authorization read by id) are searched too, and so is the API
+token, which is a secret of the same kind.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import json
 import sqlite3
 import uuid
 
+import pytest
 
 from apply_support import (
     auth_doc,
@@ -25,6 +32,7 @@ from apply_support import (
     settings,
     start_cli,
 )
+from backend_modes import BACKENDS, BackendMode, use_backend
 
 
 def _canary() -> str:
@@ -37,7 +45,9 @@ def _file_auth(name: str, label: str, path: str) -> str:
             f"  config:\n    account_id: \"42\"\n  credentials:\n    token: {{file: {path}}}\n")
 
 
-def test_canary_secrets_appear_in_no_output_plan_file_journal_or_database(make_workspace, run_cli) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_canary_secrets_appear_in_no_output_plan_file_journal_or_database(make_workspace, run_cli,
+                                                                          backend: str) -> None:
     canaries: list[str] = []
 
     def new() -> str:
@@ -53,6 +63,67 @@ def test_canary_secrets_appear_in_no_output_plan_file_journal_or_database(make_w
                      *many, *(job_doc(f"bulk-job-{i:02d}", f"bulk-{i:02d}") for i in range(40)))
     root = make_workspace({"main.yaml": docs, "secrets/token.txt": new() + "\n"}, settings=settings("canary"))
     outputs: list[str] = []
+    served_extra = ("--access-log",) if backend == "http" else ()
+    with use_backend(root, backend, extra_args=served_extra) as where:
+        _story(root, run_cli, env, docs, new, outputs)
+        answers = _served_answers(where)
+    needles = {c: {c.encode(), c.split("-", 1)[1].encode(), c.encode("utf-16-le")} for c in canaries}
+    if where.served is not None:
+        token = where.served.token  # the API token is a secret too: never in any output
+        needles["the API token"] = {token.encode(), token.encode("utf-16-le")}
+        stdout, stderr = where.served.output()
+        assert "GET /v2/auth" in stderr, "the access log is empty: the scan of the server's output would be vacuous"
+        outputs.append(f"$ authctl platform serve --access-log\n{stdout}{stderr}")
+
+    # The canaries really are stored (encrypted) on the platform: the test is not vacuous.
+    world = read_world(root, with_secrets=True)
+    stored = {s["credentials"]["token"].strip() for s in world.secrets.values()}
+    assert env["CANARY_TOKEN_0"] in stored and env["CANARY_BULK_00"] in stored
+
+    state = open_state_of(root)
+    try:
+        journal = json.dumps([e.__dict__ for e in state.journal_entries()], default=str)
+        managed = json.dumps([o.__dict__ for o in state.managed().values()], default=str)
+    finally:
+        state.close()
+    assert '"intent"' in journal and "create" in journal
+    places: dict[str, bytes] = {
+        "outputs": "\n".join(outputs).encode(), "journal": journal.encode(), "state objects": managed.encode(),
+        "served answers": answers,
+    }
+    for path in sorted(root.glob("*.json")):
+        places[path.name] = path.read_bytes()
+    data_files = sorted(p for p in (root / ".authctl").iterdir() if p.is_file())
+    assert {p.name for p in data_files} >= {"state.db", "platform.db"}
+    for path in data_files:
+        places[f".authctl/{path.name}"] = path.read_bytes()
+
+    leaks = [f"{secret} in {place}" for secret, forms in needles.items() for place, data in places.items()
+             if any(form in data for form in forms)]
+    assert not leaks, "secret values leaked:\n" + "\n".join(leaks)
+
+
+def _served_answers(where: BackendMode) -> bytes:
+    """Every body the served API gives a client that reads all it can (empty for the local backend)."""
+    if where.served is None:
+        return b""
+    bodies: list[bytes] = []
+    with where.served.client() as client:
+        for path in ("/v2/auth", "/v2/job?show_completed=true&show_deleted=true", "/openapi.json"):
+            answer = client.get(path)
+            assert answer.status_code == 200, answer.text
+            bodies.append(answer.content)
+        auths = json.loads(bodies[0])["data"]
+        assert auths, "nothing to read back"
+        for auth in auths:
+            answer = client.get(f"/v2/auth/{auth['type']}/{auth['id']}")
+            assert answer.status_code == 200, answer.text
+            bodies.append(answer.content)
+    return b"\n".join(bodies)
+
+
+def _story(root, run_cli, env, docs, new, outputs) -> None:  # type: ignore[no-untyped-def]
+    """Every command, successful and failing, that may see a secret (appends each output to ``outputs``)."""
 
     def cli(*args: str, expect: int | tuple[int, ...] = 0, **kwargs) -> str:  # type: ignore[no-untyped-def]
         result = run_cli(*args, cwd=root, env=kwargs.pop("env", env), input="", **kwargs)
@@ -111,33 +182,3 @@ def test_canary_secrets_appear_in_no_output_plan_file_journal_or_database(make_w
     outputs.append(victim.output())
     cli("--debug", "apply", "--auto-approve")
     assert "No changes" in cli("plan", "--detailed-exitcode")
-
-    # The canaries really are stored (encrypted) on the platform: the test is not vacuous.
-    world = read_world(root, with_secrets=True)
-    stored = {s["credentials"]["token"].strip() for s in world.secrets.values()}
-    assert env["CANARY_TOKEN_0"] in stored and env["CANARY_BULK_00"] in stored
-
-    state = open_state_of(root)
-    try:
-        journal = json.dumps([e.__dict__ for e in state.journal_entries()], default=str)
-        managed = json.dumps([o.__dict__ for o in state.managed().values()], default=str)
-    finally:
-        state.close()
-    assert '"intent"' in journal and "create" in journal
-    places: dict[str, bytes] = {
-        "outputs": "\n".join(outputs).encode(), "journal": journal.encode(), "state objects": managed.encode(),
-    }
-    for path in sorted(root.glob("*.json")):
-        places[path.name] = path.read_bytes()
-    data_files = sorted(p for p in (root / ".authctl").iterdir() if p.is_file())
-    assert {p.name for p in data_files} >= {"state.db", "platform.db"}
-    for path in data_files:
-        places[f".authctl/{path.name}"] = path.read_bytes()
-
-    leaks = []
-    for canary in canaries:
-        needles = {canary.encode(), canary.split("-", 1)[1].encode(), canary.encode("utf-16-le")}
-        for where, data in places.items():
-            if any(n in data for n in needles):
-                leaks.append(f"{canary} in {where}")
-    assert not leaks, "secret values leaked:\n" + "\n".join(leaks)

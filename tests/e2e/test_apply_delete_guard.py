@@ -5,10 +5,16 @@ behaves like Lytics and stops the jobs), authctl must not delete an authorizatio
 active job uses: not from a saved plan made before the job started, not from a fresh
 plan, and not when the job starts *during* the apply, after the plan was checked (the
 apply is frozen with SIGSTOP at that moment to make the race deterministic).
+
+Every test runs on both backends (backend_modes): the embedded platform (``local``) and
+the same platform served over HTTP to the ``lytics`` backend (``http``). Jobs "started in
+the UI" are started with ``authctl platform jobs create`` through the configured backend,
+with the config fields the served platform requires of the workflow.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -18,18 +24,19 @@ from apply_support import (
     AUTH,
     DEPOSED,
     JOB,
+    PINTEREST_CAPI_VALUES,
     assert_no_duplicates,
     assert_state_consistent,
     auth_doc,
     documents,
     freeze,
     job_doc,
-    open_platform_of,
     read_world,
     settings,
     start_cli,
     thaw,
 )
+from backend_modes import BACKENDS, use_backend
 
 ENV = {"DG_KEEP": "keep-token", "DG_GONE": "gone-token"}
 GONE_LABEL = "Going away"
@@ -44,24 +51,27 @@ def _manifests(with_gone: bool, extra_jobs: int = 0) -> str:
     return documents(*docs)
 
 
-def _setup(make_workspace, run_cli, mode: str, extra_jobs: int = 0) -> tuple[Path, str]:
-    """Apply keep + gone (with its jobs), then remove gone from the manifests. Returns (root, gone id)."""
-    root = make_workspace({"main.yaml": _manifests(True, extra_jobs)}, settings=settings(f"guard-{mode}", mode))
-    first = run_cli("apply", "--auto-approve", cwd=root, env=ENV)
+def _setup(run_cli, root: Path, extra_jobs: int = 0) -> str:
+    """Apply keep + gone (with its jobs), then remove gone from the manifests. Returns gone's id."""
+    (root / "main.yaml").write_text(_manifests(True, extra_jobs), encoding="utf-8")
+    first = run_cli("apply", "--auto-approve", "--parallelism", "8", cwd=root, env=ENV)
     assert first.returncode == 0, first.stdout + first.stderr
     gone_id = read_world(root).managed_ids(AUTH)["gone"]
     (root / "main.yaml").write_text(_manifests(False), encoding="utf-8")
-    return root, gone_id
+    return gone_id
 
 
-def _start_outside_job(root: Path, gone_id: str) -> str:
-    """Someone starts a job on the authorization in the platform UI."""
-    platform = open_platform_of(root)
-    try:
-        return platform.create_job(name="started-in-the-ui", workflow="pinterest-capi-export",
-                                   auth_ids=[gone_id], owner="someone").id
-    finally:
-        platform.close()
+def _workspace(make_workspace, mode: str = "guarded") -> Path:
+    return make_workspace({}, settings=settings(f"guard-{mode}", mode))
+
+
+def _start_outside_job(run_cli, root: Path, auth: str, name: str = "started-in-the-ui") -> str:
+    """Someone starts a job on the authorization (name, id or label) in the platform UI; returns its id."""
+    config = [arg for key, value in PINTEREST_CAPI_VALUES.items() for arg in ("--config", f"{key}={json.dumps(value)}")]
+    started = run_cli("platform", "jobs", "create", "--name", name, "--workflow", "pinterest-capi-export",
+                      "--auth", auth, *config, cwd=root)
+    assert started.returncode == 0, started.stdout + started.stderr
+    return started.stdout.strip()
 
 
 def _assert_saved(root: Path, gone_id: str, outside_job: str) -> None:
@@ -72,32 +82,39 @@ def _assert_saved(root: Path, gone_id: str, outside_job: str) -> None:
     assert job.auth_ids == (gone_id,)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("mode", MODES)
 def test_saved_plan_then_a_job_starts_the_plan_is_refused_and_the_authorization_stays(
-        make_workspace, run_cli, mode: str) -> None:
-    root, gone_id = _setup(make_workspace, run_cli, mode)
-    planned = run_cli("plan", "-o", "plan.json", cwd=root, env=ENV)
-    assert planned.returncode == 0, planned.stdout + planned.stderr  # not blocked: its only job goes too
-    assert "Authorization/gone will be deleted" in planned.stdout and "BLOCKED" not in planned.stdout
+        make_workspace, run_cli, mode: str, backend: str) -> None:
+    root = _workspace(make_workspace, mode)
+    with use_backend(root, backend, mode):
+        gone_id = _setup(run_cli, root)
+        planned = run_cli("plan", "-o", "plan.json", cwd=root, env=ENV)
+        assert planned.returncode == 0, planned.stdout + planned.stderr  # not blocked: its only job goes too
+        assert "Authorization/gone will be deleted" in planned.stdout and "BLOCKED" not in planned.stdout
 
-    outside = run_cli("platform", "jobs", "create", "--name", "started-in-the-ui", "--workflow",
-                      "pinterest-capi-export", "--auth", GONE_LABEL, cwd=root)
-    assert outside.returncode == 0, outside.stderr
-    outside_job = outside.stdout.strip()
+        outside_job = _start_outside_job(run_cli, root, GONE_LABEL)
 
-    result = run_cli("apply", "plan.json", cwd=root, env=ENV, input="")
-    assert result.returncode in (1, 3), result.stdout + result.stderr
-    if result.returncode == 1:  # refused as stale: names the authorization
-        assert "Authorization/gone" in result.stderr and "blocked" in result.stderr
-    else:
-        assert "BLOCKED" in result.stdout
-    _assert_saved(root, gone_id, outside_job)
+        result = run_cli("apply", "plan.json", cwd=root, env=ENV, input="")
+        assert result.returncode in (1, 3), result.stdout + result.stderr
+        if result.returncode == 1:  # refused as stale: names the authorization
+            assert "Authorization/gone" in result.stderr and "blocked" in result.stderr
+        else:
+            assert "BLOCKED" in result.stdout
+        _assert_saved(root, gone_id, outside_job)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("mode", MODES)
-def test_fresh_plan_sees_the_job_and_blocks_the_delete(make_workspace, run_cli, mode: str) -> None:
-    root, gone_id = _setup(make_workspace, run_cli, mode)
-    outside_job = _start_outside_job(root, gone_id)
+def test_fresh_plan_sees_the_job_and_blocks_the_delete(make_workspace, run_cli, mode: str, backend: str) -> None:
+    root = _workspace(make_workspace, mode)
+    with use_backend(root, backend, mode):
+        _fresh_plan_blocks(run_cli, root)
+
+
+def _fresh_plan_blocks(run_cli, root: Path) -> None:
+    gone_id = _setup(run_cli, root)
+    outside_job = _start_outside_job(run_cli, root, gone_id)
 
     result = run_cli("apply", "--auto-approve", cwd=root, env=ENV)
     assert result.returncode == 3, result.stdout + result.stderr
@@ -113,12 +130,19 @@ def test_fresh_plan_sees_the_job_and_blocks_the_delete(make_workspace, run_cli, 
     assert plan.returncode == 3 and "BLOCKED" in plan.stdout and "started-in-the-ui" in plan.stdout
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("saved_plan", [False, True], ids=["fresh-plan", "saved-plan"])
 @pytest.mark.parametrize("mode", MODES)
 def test_a_job_started_during_the_apply_is_seen_right_before_the_delete(
-        make_workspace, run_cli, mode: str, saved_plan: bool) -> None:
+        make_workspace, run_cli, mode: str, saved_plan: bool, backend: str) -> None:
     """The plan (and its check) said "delete"; the job starts after that, while jobs are retired."""
-    root, gone_id = _setup(make_workspace, run_cli, mode, extra_jobs=150)
+    root = _workspace(make_workspace, mode)
+    with use_backend(root, backend, mode):
+        _job_started_during_the_apply(run_cli, root, saved_plan)
+
+
+def _job_started_during_the_apply(run_cli, root: Path, saved_plan: bool) -> None:
+    gone_id = _setup(run_cli, root, extra_jobs=150)
     args = ["apply", "--parallelism", "1"]
     if saved_plan:
         assert run_cli("plan", "-o", "plan.json", cwd=root, env=ENV).returncode == 0
@@ -131,7 +155,7 @@ def test_a_job_started_during_the_apply_is_seen_right_before_the_delete(
     try:
         # Phase by phase: the authorization's delete starts only after every job delete was reported.
         assert apply.stdout().count("] delete Job/") < 151, "too late: the apply may have reached the delete"
-        outside_job = _start_outside_job(root, gone_id)
+        outside_job = _start_outside_job(run_cli, root, gone_id)
     finally:
         thaw(apply)
     assert apply.wait() == 3, apply.output()
@@ -144,18 +168,21 @@ def test_a_job_started_during_the_apply_is_seen_right_before_the_delete(
     assert set(world.managed_ids(JOB)) == {"keep-job"}
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_replace_blocked_by_an_outside_job_keeps_the_old_one_until_the_job_stops(
-        make_workspace, run_cli) -> None:
-    env = {"DG_KEEP": "keep-token", "DG_ROT": "v1"}
+        make_workspace, run_cli, backend: str) -> None:
     docs = documents(auth_doc("rot", "Rotating", "DG_ROT"), job_doc("rot-job", "rot"),
                      auth_doc("keep", "Staying", "DG_KEEP"), job_doc("keep-job", "keep"))
     root = make_workspace({"main.yaml": docs}, settings=settings("replace-blocked"))
+    with use_backend(root, backend):
+        _replace_blocked(run_cli, root)
+
+
+def _replace_blocked(run_cli, root: Path) -> None:
+    env = {"DG_KEEP": "keep-token", "DG_ROT": "v1"}
     assert run_cli("apply", "--auto-approve", cwd=root, env=env).returncode == 0
     old_id = read_world(root).managed_ids(AUTH)["rot"]
-    outside = run_cli("platform", "jobs", "create", "--name", "manual-export", "--workflow",
-                      "pinterest-capi-export", "--auth", old_id, cwd=root)
-    assert outside.returncode == 0
-    outside_job = outside.stdout.strip()
+    outside_job = _start_outside_job(run_cli, root, old_id, name="manual-export")
 
     env["DG_ROT"] = "v2"  # rotate the secret: a replace
     plan = run_cli("plan", cwd=root, env=env)
@@ -191,14 +218,20 @@ def test_replace_blocked_by_an_outside_job_keeps_the_old_one_until_the_job_stops
     assert "No changes" in plan.stdout
 
 
-def test_rotating_again_while_the_old_one_is_still_blocked_converges(make_workspace, run_cli) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_rotating_again_while_the_old_one_is_still_blocked_converges(make_workspace, run_cli, backend: str) -> None:
     """Two rotations while the first replace waits: the temporary labels must not clash."""
-    env = {"DG_ROT": "v1"}
     root = make_workspace({"main.yaml": documents(auth_doc("rot", "Rotating", "DG_ROT"), job_doc("rot-job", "rot"))},
                           settings=settings("double-rotation"))
+    with use_backend(root, backend):
+        _rotating_twice(run_cli, root)
+
+
+def _rotating_twice(run_cli, root: Path) -> None:
+    env = {"DG_ROT": "v1"}
     assert run_cli("apply", "--auto-approve", cwd=root, env=env).returncode == 0
     old_id = read_world(root).managed_ids(AUTH)["rot"]
-    outside_job = _start_outside_job(root, old_id)
+    outside_job = _start_outside_job(run_cli, root, old_id)
 
     env["DG_ROT"] = "v2"
     assert run_cli("apply", "--auto-approve", cwd=root, env=env).returncode == 3
@@ -215,11 +248,8 @@ def test_rotating_again_while_the_old_one_is_still_blocked_converges(make_worksp
     assert world.job_of("rot-job").auth_ids == (third_id,)
     assert_no_duplicates(world)
 
-    platform = open_platform_of(root)
-    try:
-        platform.set_job_status(outside_job, "completed")
-    finally:
-        platform.close()
+    stopped = run_cli("platform", "jobs", "set-status", outside_job, "completed", cwd=root)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     final = run_cli("apply", "--auto-approve", cwd=root, env=env)
     assert final.returncode == 0, final.stdout + final.stderr
     world = read_world(root)
