@@ -87,6 +87,7 @@ bench: install
 	$(BIN)/python benchmarks/plan_scale.py
 	$(BIN)/python benchmarks/apply_scale.py
 	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/plan_http.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
