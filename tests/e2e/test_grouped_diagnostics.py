@@ -20,7 +20,7 @@ WORKFLOW = "facebook-audience-populate"
 SUMMARY = f'jobs set config field "campaign_id", which workflow {WORKFLOW} does not define'
 MESSAGE = (f'config field "campaign_id" is not known for workflow {WORKFLOW} (fields: ads_account_id, '
            "audience_description, audience_name, audience_source, duplicate_exports, hashed_email_field, "
-           "identifier_field, mappings, opt_out_link, segment_id, segment_ids, withbackfill)")
+           "identifier_field, mappings, opt_out_link, segment_id and 2 more: `authctl providers`)")
 
 
 def job(name: str, auth: str = "fb-ads") -> str:

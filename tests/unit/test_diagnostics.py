@@ -239,7 +239,7 @@ def test_a_subjects_message_is_made_once_and_shared(tmp_path: Path) -> None:
     assert warnings[0].message == (
         'config field "segment_idz" is not known for workflow facebook-audience-populate; did you mean "segment_id"? '
         "(fields: ads_account_id, audience_description, audience_name, audience_source, duplicate_exports, "
-        "hashed_email_field, identifier_field, mappings, opt_out_link, segment_id, segment_ids, withbackfill)")
+        "hashed_email_field, identifier_field, mappings, opt_out_link, segment_id and 2 more: `authctl providers`)")
     assert {d.subject for d in warnings} == {("facebook-audience-populate", "segment_idz")}
 
 
