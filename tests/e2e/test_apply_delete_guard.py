@@ -130,9 +130,15 @@ def _fresh_plan_blocks(run_cli, root: Path) -> None:
     assert plan.returncode == 3 and "BLOCKED" in plan.stdout and "started-in-the-ui" in plan.stdout
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("saved_plan", [False, True], ids=["fresh-plan", "saved-plan"])
-@pytest.mark.parametrize("mode", MODES)
+# Every mode x plan kind on the embedded platform; over HTTP two of them (one per mode, one per plan
+# kind), which cover the same code paths in the client and the served platform at half the suite time.
+RACES = [pytest.param(mode, saved, "local", id=f"{mode}-{'saved' if saved else 'fresh'}-plan-local")
+         for mode in MODES for saved in (False, True)]
+RACES += [pytest.param("guarded", True, "http", id="guarded-saved-plan-http"),
+          pytest.param("cascade", False, "http", id="cascade-fresh-plan-http")]
+
+
+@pytest.mark.parametrize(("mode", "saved_plan", "backend"), RACES)
 def test_a_job_started_during_the_apply_is_seen_right_before_the_delete(
         make_workspace, run_cli, mode: str, saved_plan: bool, backend: str) -> None:
     """The plan (and its check) said "delete"; the job starts after that, while jobs are retired."""
