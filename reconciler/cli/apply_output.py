@@ -8,6 +8,8 @@ report alone: the plan, the step lines and the summary go to stderr.
 
 from __future__ import annotations
 
+import sys
+
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -80,7 +82,15 @@ def confirm_apply() -> bool:
     """
     click.echo("\nApply these changes?\n  authctl will perform the actions described above.\n"
                "  Only 'yes' will be accepted to approve.\n")
-    return click.prompt("  Enter a value", default="", show_default=False).strip() == "yes"
+    click.echo("  Enter a value: ", nl=False)
+    # sys.stdin.readline, not input() (click.prompt): on a terminal input() reads through
+    # PyOS_Readline, where a Ctrl-C was seen to be lost now and then; a plain read is
+    # interrupted by the signal and raises KeyboardInterrupt at once.
+    line = sys.stdin.readline()
+    if not line:  # end of input: nobody said yes
+        click.echo()
+        return False
+    return line.strip() == "yes"
 
 
 def summary_lines(report: ApplyReport) -> list[tuple[str, str]]:
