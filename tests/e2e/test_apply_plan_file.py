@@ -178,11 +178,18 @@ def _on_a_terminal(root: Path, answer: str | None) -> tuple[int, str]:
     from apply_support import cli_env
 
     master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "reconciler", "apply"], cwd=root,
-                            env=cli_env({**ENV, "COLUMNS": "200", "TERM": "dumb"}),
+    # Started as a person's shell starts it: SIGINT at its default and not blocked, whatever this
+    # test process inherited (a child inherits an ignored or blocked SIGINT, and Python then never
+    # raises KeyboardInterrupt); faulthandler on, so a child that hangs says where (SIGABRT below).
+    fresh_signals = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                     "signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT]); "
+                     "os.execv(sys.executable, [sys.executable, '-m', 'reconciler', 'apply'])")
+    inherited = (signal.getsignal(signal.SIGINT), signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []))
+    proc = subprocess.Popen([sys.executable, "-c", fresh_signals], cwd=root,
+                            env=cli_env({**ENV, "COLUMNS": "200", "TERM": "dumb", "PYTHONFAULTHANDLER": "1"}),
                             stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
     os.close(slave)
-    seen, answered, interrupted_at = b"", False, 0.0
+    seen, answered, interrupted_at, first_interrupt, aborted = b"", False, 0.0, 0.0, False
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         ready, _, _ = select.select([master], [], [], 0.1)
@@ -197,20 +204,26 @@ def _on_a_terminal(root: Path, answer: str | None) -> tuple[int, str]:
         if not answered and b"Apply these changes?" in seen:
             if answer is None:
                 os.kill(proc.pid, signal.SIGINT)
-                interrupted_at = time.monotonic()
+                interrupted_at = first_interrupt = time.monotonic()
             else:
                 os.write(master, answer.encode() + b"\n")
             answered = True
         elif answer is None and answered and proc.poll() is None and time.monotonic() - interrupted_at > 3:
-            # A Ctrl-C landing while the prompt hands the terminal to readline can be lost (seen
-            # about 1 in 30 under load); a person presses it again, and so does this test.
-            os.kill(proc.pid, signal.SIGINT)
+            # A person presses Ctrl-C again when the first one seems lost, and so does this test;
+            # after 30 s it asks the child where it hangs (faulthandler dumps on SIGABRT).
+            if not aborted and time.monotonic() - first_interrupt > 30:
+                os.kill(proc.pid, signal.SIGABRT)
+                aborted = True
+            elif not aborted:
+                os.kill(proc.pid, signal.SIGINT)
             interrupted_at = time.monotonic()
         if proc.poll() is not None and not ready:
             break
     code = proc.wait(timeout=60)
     os.close(master)
-    return code, seen.decode("utf-8", "replace")
+    text = seen.decode("utf-8", "replace")
+    assert not aborted, f"apply ignored Ctrl-C (SIGINT inherited by the test: {inherited}); where it hung:\n{text}"
+    return code, text
 
 
 @pytest.mark.parametrize("answer", ["n", None], ids=["no", "ctrl-c"])
