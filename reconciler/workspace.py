@@ -337,6 +337,18 @@ class Workspace:
         own = self.settings.environments[self.environment].state if self.environment else None
         return own or self.settings.state
 
+    @property
+    def backend_setting(self) -> str:
+        """Where :attr:`backend` is written in authctl.yaml (``environments.NAME.backend`` or ``backend``), for errors."""
+        own = self.environment is not None and self.settings.environments[self.environment].backend is not None
+        return f"environments.{self.environment}.backend" if own else "backend"
+
+    @property
+    def state_setting(self) -> str:
+        """Where :attr:`state` is written in authctl.yaml (``environments.NAME.state`` or ``state``), for errors."""
+        own = self.environment is not None and self.settings.environments[self.environment].state is not None
+        return f"environments.{self.environment}.state" if own else "state"
+
     def identity(self) -> WorkspaceIdentity:
         """What the state store records and checks: the name (or, unnamed, the folder) and environment."""
         return WorkspaceIdentity(self.settings.name, str(self.root), self.environment)

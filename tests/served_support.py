@@ -30,6 +30,8 @@ from pathlib import Path
 
 import httpx2
 
+from apply_support import cli_env
+
 LISTENING = re.compile(r"^authctl platform serve: listening on (http://\S+)$", re.MULTILINE)
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
@@ -86,18 +88,7 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 
 def server_env(token: str | None, extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
     """The environment the server runs with: ours, the token in LYTICS_API_TOKEN, no key from the developer."""
-    environ = dict(os.environ)
-    environ.update({"NO_COLOR": "1", "PYTHONIOENCODING": "utf-8", "PYTHONUNBUFFERED": "1"})
-    environ.pop("AUTHCTL_PLATFORM_KEY", None)
-    environ.pop("LYTICS_API_TOKEN", None)
-    if token is not None:
-        environ["LYTICS_API_TOKEN"] = token
-    for key, value in (extra or {}).items():
-        if value is None:
-            environ.pop(key, None)
-        else:
-            environ[key] = value
-    return environ
+    return cli_env({"LYTICS_API_TOKEN": token, **(extra or {})})  # None removes a variable
 
 
 @contextmanager

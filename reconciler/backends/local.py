@@ -237,11 +237,9 @@ def open_local_platform(workspace: Workspace, catalog: Catalog, access: Access) 
 
     url = workspace.resolve_url(settings.path)
     path = sqlite_path(url)
-    env = workspace.environment
-    own = env is not None and getattr(workspace.settings.environments[env], "backend", None) is not None
     exists = path is not None and existing_database_file(
         path, url, what="the platform database", example=f"{DATA_DIR}/platform.db", error=DatabaseError,
-        setting=f"environments.{env}.backend.path" if own else "backend.path")
+        setting=f"{workspace.backend_setting}.path")
 
     def open_full() -> Platform:
         from reconciler.platform import open_platform

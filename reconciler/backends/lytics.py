@@ -198,19 +198,15 @@ class LyticsBackend:
         return refs
 
     def find_authorization_by_marker(self, marker: str) -> LiveAuthorization | None:
-        for out in self._auth_outs():
-            if split_marker(out.description)[1] == marker:
-                return to_live_authorization(out, self.catalog)
-        return None
+        out = _marked(self._auth_outs(), marker)
+        return None if out is None else to_live_authorization(out, self.catalog)
 
     def find_job_by_marker(self, marker: str) -> LiveJob | None:
         """The job (not deleted) created with ``marker``, if any."""
-        for out in self._job_outs({"show_completed": "true"}):
-            if split_marker(out.description)[1] == marker:
-                job = to_live_job(out)
-                if job.status != JobStatus.DELETED:
-                    return job
-        return None
+        live = (o for o in self._job_outs({"show_completed": "true"})
+                if job_status(o.status, o.deleted) != JobStatus.DELETED)
+        out = _marked(live, marker)
+        return None if out is None else to_live_job(out)
 
     def get_job(self, job_id: str) -> LiveJob | None:
         """The job as it is now (deleted ones too, with status ``deleted``); None when the platform does not know it."""
@@ -251,9 +247,9 @@ class LyticsBackend:
 
         def lookup(marker: str) -> LiveAuthorization | None:
             outs = self._auth_outs()
-            for out in outs:
-                if split_marker(out.description)[1] == marker:
-                    return to_live_authorization(out, self.catalog)
+            mine = _marked(outs, marker)
+            if mine is not None:
+                return to_live_authorization(mine, self.catalog)
             holder = next((o for o in outs if o.label.casefold() == request.label.casefold()), None)
             if holder is not None:  # a re-POST would be refused; whose it is cannot be proven: never adopt
                 raise OutcomeUnknown(
@@ -394,6 +390,14 @@ class LyticsBackend:
         return to_live_job(out)
 
 
+_Marked = TypeVar("_Marked", AuthOut, JobOut)
+
+
+def _marked(outs: Iterable[_Marked], marker: str) -> _Marked | None:
+    """The first object whose description ends with ``marker``'s line (what a create wrote), or None."""
+    return next((out for out in outs if split_marker(out.description)[1] == marker), None)
+
+
 # -- opening from the workspace's settings -------------------------------------------------------------------
 def open_lytics_backend(workspace: Workspace, catalog: Catalog, *, parallelism: int = 16,
                         transport: httpx2.BaseTransport | None = None) -> LyticsBackend:
@@ -402,9 +406,7 @@ def open_lytics_backend(workspace: Workspace, catalog: Catalog, *, parallelism: 
     ``transport`` is for tests of the client's own error handling (``httpx2.MockTransport``).
     """
     settings = workspace.backend
-    env = workspace.environment
-    own = env is not None and workspace.settings.environments[env].backend is not None
-    prefix = f"environments.{env}.backend" if own else "backend"
+    prefix = workspace.backend_setting
     if settings.url is None:  # the settings refuse this; kept for a BackendSettings built in code
         raise WorkspaceError(f"{workspace.settings_path.name}: {prefix}.url is required with kind: lytics")
     token = resolve_token(workspace, prefix)

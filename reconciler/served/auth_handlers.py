@@ -9,14 +9,13 @@ The description is kept verbatim, creation marker line included, as Lytics keeps
 from __future__ import annotations
 
 from reconciler.catalog import MethodSpec, ProviderSpec
-from reconciler.config_rules import config_problems
 from reconciler.errors import NotFoundError
 from reconciler.lytics_wire import AuthDeletedOut, AuthIn, AuthUpdateIn, ErrorCode
 from reconciler.platform import AuthRecord, Platform
 from reconciler.served.context import API_OWNER, Call, Reply, Served
 from reconciler.served.envelopes import ApiFailure
 from reconciler.served.gateway import AUTH_REFUSALS
-from reconciler.served.inputs import check_length, parse_model
+from reconciler.served.inputs import check_config, check_length, parse_model
 from reconciler.served.mapping import api_type, auth_out, providers_out
 from reconciler.served.paging import page
 
@@ -61,9 +60,7 @@ async def create_auth(served: Served, call: Call) -> Reply:
     body = parse_model(AuthIn, call.body or {}, ErrorCode.AUTH_BADREQ)
     _check_label(body.label)
     check_length(body.user_id, OWNER_MAX, "user_id", ErrorCode.AUTH_BADREQ)
-    problems = config_problems({f.name: f for f in method.fields}, body.config, unknown_allowed=False)
-    if problems:
-        raise ApiFailure(400, ErrorCode.AUTH_BADREQ, "; ".join(f"config.{p.field}: {p.message}" for p in problems))
+    check_config(method.fields, body.config, ErrorCode.AUTH_BADREQ, unknown_allowed=False)
     secret = method.secret_fields
     credentials = {k: v for k, v in body.config.items() if k in secret}
     config = {k: v for k, v in body.config.items() if k not in secret}

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
+from reconciler.catalog import FieldSpec
+from reconciler.config_rules import config_problems
 from reconciler.lytics_wire import ErrorCode
 from reconciler.served.envelopes import ApiFailure
 
@@ -89,6 +92,15 @@ def parse_model(model: type[M], data: dict[str, Any], code: ErrorCode) -> M:
         problems = [f"{'.'.join(str(p) for p in error['loc']) or 'body'}: {error['msg']}"
                     for error in exc.errors(include_input=False, include_url=False)]
         raise ApiFailure(400, code, "; ".join(problems)) from None
+
+
+def check_config(fields: Iterable[FieldSpec], config: dict[str, Any], code: ErrorCode, *,
+                 unknown_allowed: bool) -> None:
+    """The catalog's rules for ``config`` (reconciler/config_rules.py, as manifests are checked); 400 ``code``
+    naming every field that breaks one, ``config.FIELD: message``, never a secret's value."""
+    problems = config_problems({f.name: f for f in fields}, config, unknown_allowed=unknown_allowed)
+    if problems:
+        raise ApiFailure(400, code, "; ".join(f"config.{p.field}: {p.message}" for p in problems))
 
 
 def check_length(value: str, limit: int, field: str, code: ErrorCode) -> None:

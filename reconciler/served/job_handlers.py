@@ -15,14 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.config_rules import config_problems
 from reconciler.errors import NotFoundError
 from reconciler.lytics_wire import ErrorCode, JobIn
 from reconciler.platform import JobRecord, Platform
 from reconciler.served.context import API_OWNER, Call, Reply, Served
 from reconciler.served.envelopes import ApiFailure
 from reconciler.served.gateway import JOB_REFUSALS
-from reconciler.served.inputs import check_length, flag, id_list, parse_model
+from reconciler.served.inputs import check_config, check_length, flag, id_list, parse_model
 from reconciler.served.mapping import job_out
 from reconciler.served.paging import page
 from reconciler.vocabulary import JobStatus
@@ -51,10 +50,7 @@ def _checked_request(served: Served, workflow: str, body: dict[str, Any] | None)
     check_length(job.name, NAME_MAX, "name", ErrorCode.JOB_BADREQ)
     spec = served.catalog.workflow_spec(workflow)
     if spec is not None:
-        problems = config_problems({f.name: f for f in spec.fields}, job.config, unknown_allowed=True)
-        if problems:
-            raise ApiFailure(400, ErrorCode.JOB_BADREQ,
-                             "; ".join(f"config.{p.field}: {p.message}" for p in problems))
+        check_config(spec.fields, job.config, ErrorCode.JOB_BADREQ, unknown_allowed=True)
     return job
 
 

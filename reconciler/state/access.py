@@ -64,7 +64,5 @@ def open_existing_state_store(workspace: Workspace) -> StateStore | None:
 
 def _existing_state_file(workspace: Workspace, path: Path, url: str) -> bool:
     """Whether the state's SQLite file exists; a directory there, or a folder that cannot be entered, is an error."""
-    env = workspace.environment
-    own = env is not None and getattr(workspace.settings.environments[env], "state", None) is not None
     return existing_database_file(path, url, what="the state store", example=".authctl/state.db",
-                                  setting=f"environments.{env}.state.url" if own else "state.url", error=StateError)
+                                  setting=f"{workspace.state_setting}.url", error=StateError)
