@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
+
+import reconciler
 
 CANARY = "EAABcanary7f3a9c1eDoNotPrint" + "x" * 120  # looks like a Facebook token: letters and digits
 SHORT_CANARY = "EAABs3cr3tCanary91"
@@ -116,11 +119,23 @@ def run_unprivileged(*args: str, cwd: Path, env: Mapping[str, str] | None = None
         setpriv = shutil.which("setpriv")
         if setpriv is None:
             pytest.skip("running as root without setpriv: permissions cannot be denied")
+        private = _private_to_root(Path(reconciler.__file__).resolve().parent)
+        if private is not None:  # e.g. a checkout under `mktemp -d` (0700): nobody cannot even import authctl
+            pytest.skip(f"{private} is private to root, so user nobody cannot run authctl from this checkout")
         prefix = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
     environ = {key: value for key, value in os.environ.items() if key != "AUTHCTL_PLATFORM_KEY"}
     environ.update({"NO_COLOR": "1", "COLUMNS": "200", "HOME": str(cwd), **(env or {})})
     return subprocess.run([*prefix, sys.executable, "-m", "reconciler", *args], cwd=cwd, env=environ,
                           capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _private_to_root(package: Path) -> Path | None:
+    """The first folder on the way to ``package`` that other users cannot enter (or, for it, read), or None."""
+    for folder in reversed([package, *package.parents]):
+        mode = folder.stat().st_mode
+        if not mode & stat.S_IXOTH or (folder == package and not mode & stat.S_IROTH):
+            return folder
+    return None
 
 
 def give_to_unprivileged_user(root: Path) -> None:
