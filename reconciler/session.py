@@ -146,9 +146,16 @@ def open_session(workspace: Workspace, access: Access, *, early_snapshot: bool =
     manifests load (:class:`EarlySnapshot`). Apply never does: it snapshots under its lock.
     """
     catalog = load_catalog(workspace.provider_dirs())
-    early = EarlySnapshot(workspace, catalog, access) if early_snapshot and workspace.backend.kind != "local" else None
+    early: EarlySnapshot | None = None
+
+    def start_early_snapshot() -> None:
+        # Started by the loader once its reader process (if any) is forked: never fork with threads.
+        nonlocal early
+        early = EarlySnapshot(workspace, catalog, access)
+
+    wants_early = early_snapshot and workspace.backend.kind != "local"
     try:
-        loaded = load_desired(workspace, catalog)
+        loaded = load_desired(workspace, catalog, on_started=start_early_snapshot if wants_early else None)
     except BaseException:
         if early is not None:
             early.discard()

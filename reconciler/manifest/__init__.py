@@ -7,6 +7,7 @@ back as one ManifestError holding every diagnostic; warnings ride on the result.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,8 +48,12 @@ def secret_field_names(catalog: Catalog) -> frozenset[str]:
     return frozenset(names)
 
 
-def load_desired(workspace: Workspace, catalog: Catalog) -> LoadResult:
+def load_desired(workspace: Workspace, catalog: Catalog, *,
+                 on_started: Callable[[], None] | None = None) -> LoadResult:
     """Load and validate every manifest of the workspace, or raise ManifestError.
+
+    ``on_started`` runs once reading has begun (see :class:`DocumentReader`): the place to
+    start a thread that works alongside the load.
 
     What discovery could not look at (an unreadable folder, a broken link, a FIFO named
     x.yaml) is an error like any other: objects in a folder nobody could read would
@@ -64,7 +69,8 @@ def load_desired(workspace: Workspace, catalog: Catalog) -> LoadResult:
     sink = DiagnosticSink()
     for problem in found.problems:
         sink.error(problem.message, file=problem.display, rule=problem.rule)
-    reader = DocumentReader(files, workspace.template_vars(), sink, secret_names=secret_field_names(catalog))
+    reader = DocumentReader(files, workspace.template_vars(), sink, secret_names=secret_field_names(catalog),
+                            on_started=on_started)
     rules = SecretFileRules(workspace.root, tuple(Path(os.path.realpath(d)) for d in workspace.secret_dirs()))
     with paused_gc():
         # Validates the first files while the reader may still be loading the last ones.

@@ -27,7 +27,7 @@ import pickle
 import signal
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,17 +94,22 @@ class DocumentReader:
     read by another process. ``digest`` (sha256 of the rendered files) is complete once the
     iteration is. ``parallel=None`` decides from the machine and the size of the files.
     ``secret_names`` are the field names the catalog marks secret: errors on lines naming
-    one quote nothing (reconciler/manifest/redact.py).
+    one quote nothing (reconciler/manifest/redact.py). ``on_started`` is called once reading
+    has begun and any child process exists: a caller may start threads from then on
+    (a process with threads is never forked, so a thread started earlier would cost the
+    parallel read).
     """
 
     def __init__(self, files: list[tuple[Path, str]], variables: dict[str, Any],
                  sink: DiagnosticSink, *, parallel: bool | None = None,
-                 secret_names: frozenset[str] = frozenset()) -> None:
+                 secret_names: frozenset[str] = frozenset(),
+                 on_started: Callable[[], None] | None = None) -> None:
         self.files = files
         self.variables = variables
         self.sink = sink
         self.parallel = parallel
         self.secret_names = secret_names
+        self.on_started = on_started
         self._digest = hashlib.sha256()
 
     @property
@@ -128,6 +133,8 @@ class DocumentReader:
         head, tail = self.files[:split], self.files[split:]
         worker = _Worker(tail, self.variables, self.secret_names) if tail else None
         try:
+            if self.on_started is not None:
+                self.on_started()
             yield from _load_files(head, self.variables, self.secret_names)
             results = worker.results() if worker else None
             if worker and results is None:  # the child failed: read its files here

@@ -65,3 +65,38 @@ def test_two_processes_read_what_one_reads(tmp_path: Path) -> None:
         ("a.yaml", 0, 1, 2), ("a.yaml", 1, 4, 5), ("b.yaml", 0, 1, 2), ("d.yaml", 1, 3, 4)]
     assert documents[2][2]["metadata"]["name"] == "growth-b"
     assert [m.split(":", 2)[:2] for m in diagnostics] == [["c.yaml", "4"], ["e.yaml", "2"]]
+
+
+def test_on_started_runs_after_the_fork_so_a_thread_started_there_costs_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan's early snapshot is a thread started from on_started: the load must still fork."""
+    import threading
+
+    files = _files(tmp_path)
+    events: list[str] = []
+    real_worker = loader._Worker
+
+    class RecordingWorker(real_worker):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: object) -> None:
+            events.append(f"fork with {threading.active_count()} thread(s)")
+            super().__init__(*args)  # type: ignore[arg-type]
+
+    release = threading.Event()
+    helper = threading.Thread(target=release.wait, daemon=True)
+
+    def on_started() -> None:
+        events.append("started")
+        helper.start()
+
+    monkeypatch.setattr(loader, "_Worker", RecordingWorker)
+    monkeypatch.setattr(loader, "PARALLEL_MIN_BYTES", 1)  # these small files count as big
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})  # and this machine has 2 CPUs
+    sink = DiagnosticSink()
+    reader = DocumentReader(files, {"team": "growth"}, sink, on_started=on_started)
+    try:
+        documents = list(reader)
+        assert events == ["fork with 1 thread(s)", "started"]
+        assert [d.file for d in documents] == ["a.yaml", "a.yaml", "b.yaml", "d.yaml"]
+    finally:
+        release.set()
+        helper.join()
