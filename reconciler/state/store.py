@@ -41,6 +41,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from reconciler.clock import as_utc, utc_from_sqlite_text, utc_now
 from reconciler.db import Database, describe_failure, initialise_with_retry, redact_url
 from reconciler.errors import LockHeldError, StateError
+from reconciler.group_commit import GroupCommit
 from reconciler.vocabulary import JournalOp, JournalPhase, ObjectKind
 from reconciler.state.records import (
     SCHEMA_VERSION,
@@ -107,6 +108,7 @@ class StateStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self._db = Database(url, self._failure)
+        self._journal = GroupCommit(self._db)  # apply's threads journal at once: one commit for many
 
     def _failure(self, exc: Exception, read_only: bool) -> StateError:
         """A driver's failure (locked, corrupt, read-only, unreachable) as one sentence naming the store."""
@@ -328,12 +330,16 @@ class StateStore:
                 for obj in puts]
         entry = {"apply_id": apply_id, "address": address, "action": action, "phase": phase,
                  "detail": json.dumps(detail, sort_keys=True), "at": utc_now()}
-        with self._db.write() as conn:
+
+        def write(conn: Connection) -> None:
             for key in keys:
                 conn.execute(_DELETE_MANAGED, key)
             for row in rows:
                 conn.execute(_INSERT_MANAGED, row)
             conn.execute(_INSERT_JOURNAL, entry)
+
+        # Committed before this returns, possibly with other threads' entries (reconciler/group_commit.py).
+        self._journal.write(write)
 
     def pending_intents(self) -> list[JournalEntry]:
         """Intents with no outcome recorded: calls an apply made but did not finish recording."""
