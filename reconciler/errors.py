@@ -17,6 +17,7 @@ The tree (``tests/unit/test_errors.py`` keeps this drawing true)::
     ├── ManifestError               invalid manifests; carries .diagnostics
     ├── CatalogError                a broken provider catalog file
     ├── SecretError                 a secret reference that cannot be resolved
+    ├── OAuthError                  login, reauth or refresh failed (denied, state or PKCE mismatch, refused grant)
     ├── StalePlanError              a saved plan no longer matches the world; not applied
     ├── DependencyNotReadyError     an apply step's authorization is not available (skipped)
     ├── StateError                  the state store cannot be used
@@ -97,6 +98,10 @@ class CatalogError(AuthctlError):
 
 class SecretError(AuthctlError):
     """A secret reference cannot be resolved (unset variable, unreadable file)."""
+
+
+class OAuthError(AuthctlError):
+    """An OAuth flow failed (denied, state or PKCE mismatch, refused grant, no OAuth app); never holds a token."""
 
 
 class StalePlanError(AuthctlError):

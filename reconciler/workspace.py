@@ -262,6 +262,50 @@ def _in_memory() -> PydanticCustomError:
         {"supported": SUPPORTED_DATABASES})
 
 
+class OAuthClientSettings(_Strict):
+    """``oauth_clients.PROVIDER``: the OAuth app authctl logs in with; the secret only as a reference."""
+
+    client_id: str = Field(min_length=1, max_length=512)
+    client_secret: TokenReference | None = None  # {env: NAME} or {file: PATH}; None: a public client (PKCE only)
+
+    @field_validator("client_secret", mode="before")
+    @classmethod
+    def _a_reference(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, dict):
+            raise PydanticCustomError("literal_secret", "must be a reference, {env: VARIABLE} or {file: PATH}, "
+                                                        "never the secret itself (the value is not shown)")
+        return value
+
+
+class ProviderOverride(_Strict):
+    """``provider_overrides.PROVIDER``: endpoints used instead of the catalog's (self-hosted or test servers).
+
+    ``api_base_url`` replaces the scheme, host and port of the provider's API calls (health
+    checks), keeping their paths. Plain http only to this machine, as for ``backend.url``.
+    """
+
+    authorization_url: str | None = None
+    token_url: str | None = None
+    revocation_url: str | None = None
+    request_token_url: str | None = None  # OAuth 1.0a
+    api_base_url: str | None = None
+
+    @field_validator("authorization_url", "token_url", "revocation_url", "request_token_url", "api_base_url")
+    @classmethod
+    def _an_endpoint(cls, value: str | None) -> str | None:
+        return None if value is None else check_endpoint_url(value)
+
+
+def check_endpoint_url(value: str) -> str:
+    """An OAuth or API endpoint: like ``backend.url`` but a query is allowed (some authorize URLs carry one)."""
+    from urllib.parse import urlsplit
+
+    query = urlsplit(value.strip()).query if "?" in value else ""
+    base = value.strip().split("?", 1)[0] if query else value
+    checked = check_api_url(base)
+    return f"{checked}?{query}" if query else checked
+
+
 class Settings(_Strict):
     """The whole of ``authctl.yaml``.
 
@@ -284,6 +328,10 @@ class Settings(_Strict):
     state: StateSettings = Field(default_factory=StateSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     secret_dirs: list[str] = Field(default_factory=list)  # see the class docstring
+    # OAuth apps for `authctl login` / `reauth` / `refresh`, by provider (issue 13)
+    oauth_clients: dict[str, OAuthClientSettings] = Field(default_factory=dict)
+    # Endpoints instead of the catalog's, by provider (test servers, self-hosted gateways)
+    provider_overrides: dict[str, ProviderOverride] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,9 @@ class AuthorizationRequest:
     config: dict[str, Any] = field(default_factory=dict)
     credentials: dict[str, Secret] = field(default_factory=dict, repr=False)
     marker: str | None = None
+    # An OAuth grant (``authctl login``): what the provider granted and when the access token expires.
+    scopes: tuple[str, ...] = ()
+    token_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)

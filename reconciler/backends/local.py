@@ -145,7 +145,7 @@ class LocalBackend:
         record = self._call(lambda: self.platform.create_authorization(
             provider=request.provider, method=request.method, type=request.type, label=request.label,
             description=request.description, config=request.config, credentials=credentials, owner=self.owner,
-            marker=request.marker))
+            marker=request.marker, scopes=request.scopes, token_expires_at=request.token_expires_at))
         return to_live_authorization(record)
 
     def update_authorization(self, auth_id: str, *, label: str, description: str) -> LiveAuthorization:

@@ -228,6 +228,21 @@ SETTINGS_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "state": "Where authctl keeps its memory (names, fingerprints, lock, journal).",
         "policy": "Knobs for warnings and guards.",
         "secret_dirs": "Folders outside the workspace that {file: PATH} credentials may read, e.g. /run/secrets.",
+        "oauth_clients": "The OAuth app of each provider, for authctl login, reauth and refresh.",
+        "provider_overrides": "Endpoints to use instead of the catalog's, by provider (test servers, gateways).",
+    },
+    "OAuthClientSettings": {
+        "client_id": "The OAuth app's client id.",
+        "client_secret": "Where the client secret is, {env: VARIABLE} or {file: PATH} (never the secret itself); "
+                         "omit for a public client (PKCE only).",
+    },
+    "ProviderOverride": {
+        "authorization_url": "The authorization (consent) endpoint.",
+        "token_url": "The token endpoint.",
+        "revocation_url": "The token revocation endpoint (RFC 7009).",
+        "request_token_url": "OAuth 1.0a: the request-token endpoint.",
+        "api_base_url": "Scheme, host and port (and an optional path prefix) for the provider's API calls, "
+                        "e.g. health checks; their paths are kept.",
     },
     "EnvironmentSettings": {
         "vars": "Jinja2 variables of this environment (over the shared vars).",
