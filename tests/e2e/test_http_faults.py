@@ -84,10 +84,12 @@ def test_five_hundred_objects_converge_in_one_apply_through_errors_and_rate_limi
         total = sum(sent.values())
         assert sent.get("429") and sent.get("500") and sent.get("503"), f"the faults did not happen: {sent}"
         assert total < 3 * (auths + jobs), f"{total} requests for {auths + jobs} objects: {sent}"
-
+    # Checked through a server without faults: at 10% 500s, three in a row (a plan's retries on a 500)
+    # happen about once in a thousand GETs, and what is checked here is the apply, not the plan.
+    with use_backend(root, "http"):
         again = run_cli("plan", "--detailed-exitcode", cwd=root, env=env, timeout=120)
         assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
-        _assert_exactly(root, auths, jobs)
+    _assert_exactly(root, auths, jobs)
     print(f"apply of {auths + jobs} objects: {took:.1f} s, {total} requests {sent}")
 
 

@@ -284,9 +284,7 @@ def test_errors_on_secret_lines_quote_nothing_and_long_pieces_are_left_out() -> 
 ])
 def test_template_budgets(text: str, message: str) -> None:
     sink = DiagnosticSink()
-    started = time.monotonic()
-    assert render(jinja_environment(), text, "t.yaml", {}, sink) is None
-    assert time.monotonic() - started < 15
+    assert render(jinja_environment(), text, "t.yaml", {}, sink) is None  # a budget ran out (pytest-timeout: no hang)
     assert [d.file for d in sink.items] == ["t.yaml"] and message in sink.items[0].message, sink.items
 
 
