@@ -2,8 +2,8 @@
 #
 # What gets installed is pinned, with hashes, in requirements/*.txt (made by `make lock` from
 # pyproject.toml), so every machine and CI install the same versions:
-#   runtime.txt  the dependencies + the build backend (setuptools, wheel)   -> make demo
-#   dev.txt      the same pins + every extra (tests, lint, PostgreSQL)     -> make test
+#   runtime.txt  the dependencies + the build backend (setuptools, wheel)   -> make install
+#   dev.txt      the same pins + every extra (tests, lint, PostgreSQL)     -> make demo, make test
 #   uv.txt       uv itself, which installs them several times faster than pip
 PYTHON ?= python3
 VENV   := .venv
@@ -46,8 +46,9 @@ install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
 
 # `make demo DEMO_BACKEND=http`: the same story over HTTP (`authctl platform serve` + the lytics backend).
+# The dev lock (same pins): the demo's OAuth login runs against the test authorization server (Flask).
 DEMO_BACKEND ?= local
-demo: install
+demo: install-dev
 	$(BIN)/python scripts/demo.py --backend $(DEMO_BACKEND)
 
 lint: install-dev
@@ -81,13 +82,15 @@ lock: $(VENV)/.uv
 catalog: install
 	$(BIN)/python scripts/compile_catalog.py
 
-bench: install
+# health_scale runs the test OAuth provider (tests/oauth_provider: Flask, a dev dependency).
+bench: install-dev
 	$(BIN)/python benchmarks/validate_scale.py
 	$(BIN)/python benchmarks/snapshot_scale.py
 	$(BIN)/python benchmarks/plan_scale.py
 	$(BIN)/python benchmarks/apply_scale.py
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/plan_http.py
+	$(BIN)/python benchmarks/health_scale.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

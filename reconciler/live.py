@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 from reconciler.vocabulary import Health, JobStatus
 
-__all__ = ["Health", "HealthResult", "JobStatus", "LiveAuthorization", "LiveExperience", "LiveJob", "Reference",
-           "RequestCounts", "Snapshot"]
+__all__ = ["Health", "HealthReport", "HealthResult", "HourCount", "JobStatus", "LiveAuthorization", "LiveExperience",
+           "LiveJob", "Reference", "RefreshReport", "RequestCounts", "Snapshot"]
 
 
 @dataclass(frozen=True)
@@ -118,13 +118,26 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
+class HourCount:
+    """Requests made with one authorization in one UTC hour (``hour`` is the start of the hour)."""
+
+    hour: datetime
+    count: int
+
+
+@dataclass(frozen=True)
 class RequestCounts:
-    """Requests made with one authorization in the last hour, day, week and month (UTC buckets)."""
+    """Requests made with one authorization in the last hour, day, week and month (UTC buckets).
+
+    ``hourly``: the hours of the last 30 days that saw requests, oldest first (sparse: an
+    hour without requests is absent); empty when the platform does not report them.
+    """
 
     hour: int = 0
     day: int = 0
     week: int = 0
     month: int = 0
+    hourly: tuple[HourCount, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,3 +153,37 @@ class HealthResult:
     checked_at: datetime | None = None
     scopes: tuple[str, ...] | None = None
     token_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """What one provider check found (``authctl health``), as recorded on the authorization.
+
+    ``scopes_missing``: required scopes (the catalog's) the grant lacks; ``refreshed``: the
+    access token was refreshed before the check; ``requests``: provider requests it made.
+    """
+
+    auth_id: str
+    status: Health
+    reason: str = ""
+    checked_at: datetime | None = None
+    scopes_missing: tuple[str, ...] = ()
+    refreshed: bool = False
+    requests: int = 0
+
+
+@dataclass(frozen=True)
+class RefreshReport:
+    """What ``authctl refresh`` did to one authorization's tokens.
+
+    ``outcome``: ``refreshed``, ``not_needed`` (not close to expiry), ``skipped`` (not an
+    OAuth 2 grant with a refresh token, or no OAuth app) or ``failed`` (``reason`` says why;
+    a refused refresh token also makes the authorization unhealthy).
+    """
+
+    auth_id: str
+    outcome: Literal["refreshed", "not_needed", "skipped", "failed"]
+    reason: str = ""
+    token_expires_at: datetime | None = None
+    rotated: bool = False  # the provider issued a new refresh token (stored in the same transaction)
+    requests: int = 0

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -164,10 +164,15 @@ class JobIn(_Wire):
 
 
 class AuthDeletedOut(_Wire):
-    """The answer to a delete: the id, and the jobs the platform stopped because they used it (cascade)."""
+    """The answer to a delete: the id, and the jobs the platform stopped because they used it (cascade).
+
+    ``warnings`` (served platform): what went wrong beside the delete, e.g. an OAuth grant's
+    tokens that the provider did not revoke.
+    """
 
     id: str = Field(min_length=1)
     stopped_job_ids: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
 
 
 class ExperienceOut(_Wire):
@@ -204,11 +209,101 @@ class ExperienceIn(_Wire):
     auth_ids: list[str] = Field(min_length=1)
 
 
+class HourCountOut(_Wire):
+    hour: datetime  # the start of the UTC hour
+    count: int = 0
+
+
 class RequestCountsOut(_Wire):
+    """Requests per window; ``hourly``: the hours of the last 30 days with requests, oldest first (sparse)."""
+
     hour: int = 0
     day: int = 0
     week: int = 0
     month: int = 0
+    hourly: list[HourCountOut] = Field(default_factory=list)
+
+
+MAX_CHECK_IDS = 1000  # authorizations one health-check or refresh request may name (clients send batches)
+AuthId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class HealthCheckIn(_Wire):
+    """Run the provider checks of these authorizations on the platform, where their credentials are."""
+
+    auth_ids: list[AuthId] = Field(min_length=1, max_length=MAX_CHECK_IDS)
+    concurrency: int = Field(default=20, ge=1, le=100, strict=True)
+
+
+class HealthReportOut(_Wire):
+    auth_id: str = Field(min_length=1)
+    status: Health
+    reason: str = ""
+    checked_at: datetime | None = None
+    scopes_missing: list[str] = Field(default_factory=list)
+    refreshed: bool = False
+    requests: int = 0
+
+
+class HealthReportsOut(_Wire):
+    """One report per known authorization, in the order asked; ``missing_ids``: ids the platform does not know."""
+
+    reports: list[HealthReportOut] = Field(default_factory=list)
+    missing_ids: list[str] = Field(default_factory=list)
+
+
+class RefreshIn(_Wire):
+    """Refresh the OAuth 2 tokens of these authorizations (those close to expiry, or all with ``force``)."""
+
+    auth_ids: list[AuthId] = Field(min_length=1, max_length=MAX_CHECK_IDS)
+    force: bool = Field(default=False, strict=True)
+
+
+class RefreshReportOut(_Wire):
+    auth_id: str = Field(min_length=1)
+    outcome: Literal["refreshed", "not_needed", "skipped", "failed"]
+    reason: str = ""
+    token_expires_at: datetime | None = None
+    rotated: bool = False
+    requests: int = 0
+
+
+class RefreshReportsOut(_Wire):
+    reports: list[RefreshReportOut] = Field(default_factory=list)
+    missing_ids: list[str] = Field(default_factory=list)
+
+
+# OAuth token hand-off (served only: Lytics makes OAuth connections in its UI). ``credentials``
+# are write-only, like an AuthIn's secret config fields: no answer ever carries them.
+class OAuthMethodOut(_Wire):
+    """An OAuth method the platform accepts tokens for (``authctl login`` asks before the browser step)."""
+
+    provider: str
+    method: str
+    type: str
+    kind: str
+    scopes: list[str] = Field(default_factory=list)
+
+
+class OAuthGrantIn(_Wire):
+    """A new OAuth connection with the tokens of ``authctl login``: access_token (+ refresh_token,
+    token_type) for OAuth 2, oauth_token + oauth_token_secret for OAuth 1.0a."""
+
+    label: str = Field(min_length=1)
+    description: str = ""
+    config: dict[str, Any] = Field(default_factory=dict)
+    credentials: dict[str, str]
+    scopes: list[str] = Field(default_factory=list)
+    token_expires_at: datetime | None = None
+    user_id: str = ""
+
+
+class OAuthTokensIn(_Wire):
+    """New tokens for an existing OAuth connection (``authctl reauth``): same id, health back to healthy."""
+
+    credentials: dict[str, str]
+    scopes: list[str] = Field(default_factory=list)
+    token_expires_at: datetime | None = None
 
 
 # -- creation markers ---------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ class AuthorizationRow:
     jobs_active: int
     jobs_total: int
     experiences: int
+    health_checked_at: datetime | None = None  # when the health was last checked (or set)
 
     @property
     def managed(self) -> bool:
@@ -35,7 +36,8 @@ class AuthorizationRow:
         return {
             "id": self.id, "name": self.name, "label": self.label, "description": self.description,
             "provider": self.provider, "method": self.method, "health": self.health,
-            "health_reason": self.health_reason, "owner": self.owner, "created": _iso(self.created),
+            "health_reason": self.health_reason, "health_checked_at": _iso(self.health_checked_at),
+            "owner": self.owner, "created": _iso(self.created),
             "updated": _iso(self.updated), "token_expires_at": _iso(self.token_expires_at),
             "jobs_active": self.jobs_active, "jobs_total": self.jobs_total, "experiences": self.experiences,
             "managed": self.managed,

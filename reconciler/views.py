@@ -43,7 +43,7 @@ def authorization_row(auth: LiveAuthorization, snapshot: Snapshot, names: dict[s
         provider=auth.provider, method=auth.method, health=auth.health, health_reason=auth.health_reason,
         owner=auth.owner, created=auth.created, updated=auth.updated, token_expires_at=auth.token_expires_at,
         jobs_active=sum(1 for r in jobs if r.active), jobs_total=len(jobs),
-        experiences=sum(1 for r in refs if r.kind == "experience"),
+        experiences=sum(1 for r in refs if r.kind == "experience"), health_checked_at=auth.health_checked_at,
     )
 
 

@@ -4,7 +4,10 @@ It copies manifests/ into a temporary folder (your checkout is never touched), s
 demo secrets in the environment, and runs the real CLI as a newcomer would:
 validate -> plan -> apply -> status -> plan (no changes) -> a job started outside the
 manifests blocks a delete -> a credential rotation replaces an authorization and moves
-its jobs without stopping them.
+its jobs without stopping them -> an OAuth login against a local test authorization
+server (no browser: ``--no-browser`` and a scripted consent), a revocation at the
+provider, and a reauth in place that keeps the id (when the test server, tests/oauth_provider
+and Flask, is available: ``make demo`` installs the dev dependencies for it).
 
 ``--backend http`` (``make demo DEMO_BACKEND=http``) tells the same story over HTTP: the
 embedded platform is served in the Lytics API shape by ``authctl platform serve`` on
@@ -16,6 +19,7 @@ the job.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import secrets
@@ -99,8 +103,13 @@ def main(argv: list[str] | None = None) -> None:
                "FB_MAIN_SYSTEM_USER_TOKEN": "demo-fb-main-token-1", "FB_EMEA_SYSTEM_USER_TOKEN": "demo-fb-emea-token",
                "PINTEREST_CAPI_TOKEN": "demo-pinterest-token"}
         print(f"Demo workspace: {workspace} (a copy of manifests/, removed afterwards)")
-        with served_platform(workspace, env) if args.backend == "http" else nullcontext():
-            story(workspace, env)
+        # The OAuth test server starts first: authctl.yaml names it before a served platform reads its settings.
+        with oauth_test_provider(env) if oauth_provider_available() else nullcontext() as provider:
+            if provider is not None:
+                add_oauth_settings(workspace, provider)
+            with served_platform(workspace, env) if args.backend == "http" else nullcontext():
+                story(workspace, env)
+                oauth_story(workspace, env, provider)
     print(f"\nDemo finished in {time.monotonic() - started:.1f} s.")
 
 
@@ -140,6 +149,130 @@ def story(workspace: Path, env: dict[str, str]) -> None:
     print("only the EMEA delete stays blocked (exit 3) until emea-lookalikes-manual stops.")
     authctl(workspace, "show", "fb-ads-main", env=env)
 
+
+
+# -- OAuth: login, a revocation at the provider, reauth in place ------------------------------------------------
+OAUTH_MANIFEST = """\
+apiVersion: authctl/v1
+kind: Authorization
+metadata:
+  name: pinterest-ads
+spec:
+  provider: pinterest
+  method: oauth
+  label: Pinterest Ads (OAuth)
+  description: Customer lists for the Pinterest ad account
+---
+apiVersion: authctl/v1
+kind: Job
+metadata:
+  name: pinterest-audiences
+spec:
+  workflow: pinterest-export-audience
+  authorizations: [pinterest-ads]
+  state: running
+  config: {pinterest_account_id: '549755885175', segment_id: high_value}
+"""
+
+
+def oauth_provider_available() -> bool:
+    return (ROOT / "tests" / "oauth_provider" / "__main__.py").is_file() and \
+        importlib.util.find_spec("flask") is not None
+
+
+@contextmanager
+def oauth_test_provider(env: dict[str, str]) -> Iterator[str]:
+    """The test authorization server (authlib's Flask server) on 127.0.0.1, granting at once (--auto-consent)."""
+    env["DEMO_OAUTH_CLIENT_SECRET"] = secrets.token_urlsafe(24)
+    command = [sys.executable, "-m", "oauth_provider", "--port", "0", "--auto-consent",
+               "--client-id", "authctl-demo", "--client-secret-env", "DEMO_OAUTH_CLIENT_SECRET"]
+    server_env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "tests"), env.get("PYTHONPATH")]))}
+    print(f"{DIM}$ python -m oauth_provider --port 0 --auto-consent ... &{RESET}", flush=True)
+    server = subprocess.Popen(command, env=server_env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = server.stdout.readline() if server.stdout else ""
+        match = re.search(r"listening on (http://\S+)", line)
+        if match is None:
+            raise SystemExit(f"demo: the OAuth test provider did not start (exit {server.poll()})")
+        print(line.rstrip(), flush=True)
+        yield match.group(1)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=15)
+
+
+def oauth_login(workspace: Path, command: str, name: str, env: dict[str, str]) -> None:
+    """`authctl login|reauth NAME --no-browser`, with the browser's part scripted: GET the printed URL
+    (the provider consents at once and redirects) and follow the redirect to authctl's loopback listener."""
+    import httpx2
+
+    print(f"{DIM}$ authctl {command} {name} --no-browser{RESET}", flush=True)
+    process = subprocess.Popen([sys.executable, "-m", "reconciler", command, name, "--no-browser", "--timeout", "60"],
+                               cwd=workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    url = None
+    for line in iter(process.stderr.readline, ""):
+        sys.stdout.write(line)
+        if re.match(r"https?://\S+$", line.strip()):
+            url = line.strip()
+            break
+    if url is None:
+        out, err = process.communicate(timeout=60)
+        sys.stdout.write(out + err)
+        raise SystemExit(f"demo: `authctl {command} {name}` printed no authorization URL (exit {process.returncode})")
+    print(f"{DIM}(the demo plays the browser: it opens that URL, the test provider consents at once and "
+          f"redirects to authctl's listener on 127.0.0.1){RESET}", flush=True)
+    with httpx2.Client(follow_redirects=False, timeout=10) as browser:
+        location = browser.get(url).headers["Location"]
+        browser.get(location)
+    out, err = process.communicate(timeout=60)
+    sys.stdout.write(err + out)
+    print(f"{DIM}(exit code {process.returncode}){RESET}", flush=True)
+    if process.returncode != 0:
+        raise SystemExit(f"demo: `authctl {command} {name}` exited {process.returncode}")
+
+
+def add_oauth_settings(workspace: Path, provider: str) -> None:
+    """authctl.yaml: the OAuth app authctl logs in with, and the test server standing in for Pinterest's endpoints."""
+    with (workspace / "authctl.yaml").open("a") as settings:
+        settings.write(f"oauth_clients:\n  pinterest: {{client_id: authctl-demo, client_secret: "
+                       f"{{env: DEMO_OAUTH_CLIENT_SECRET}}}}\n"
+                       f"provider_overrides:\n  pinterest: {{authorization_url: '{provider}/oauth/authorize', "
+                       f"token_url: '{provider}/oauth/token', revocation_url: '{provider}/oauth/revoke', "
+                       f"api_base_url: '{provider}'}}\n")
+
+
+def oauth_story(workspace: Path, env: dict[str, str], provider: str | None) -> None:
+    say("8. OAuth: a Pinterest Ads connection a person logs in for")
+    if provider is None:
+        print("(skipped: the OAuth test server needs tests/oauth_provider and Flask; `make demo` installs them)")
+        return
+    (workspace / "partners" / "pinterest-oauth.yaml").write_text(OAUTH_MANIFEST)
+    print("authctl.yaml names the OAuth app and a local test server standing in for Pinterest (oauth_clients, "
+          "provider_overrides); partners/pinterest-oauth.yaml now declares the connection and a job using it.")
+    authctl(workspace, "plan", env=env, expect=(3,))
+    print("An OAuth connection cannot be created through the API: the plan says to run `authctl login`.")
+    oauth_login(workspace, "login", "pinterest-ads", env)
+    authctl(workspace, "apply", "--auto-approve", env=env, expect=(3,))
+    authctl(workspace, "status", env=env)
+
+    say("9. The grant is revoked at Pinterest (a password change, someone removed the app)...")
+    import httpx2
+
+    revoked = httpx2.post(f"{provider}/_test/revoke", json={"all": True}, timeout=10).json()
+    print(f"The test provider revoked {revoked.get('revoked')} token(s).")
+    if subprocess.run([sys.executable, "-m", "reconciler", "health", "--help"], cwd=workspace, env=env,
+                      capture_output=True).returncode == 0:
+        authctl(workspace, "health", "pinterest-ads", env=env)
+    else:
+        authctl(workspace, "platform", "auths", "set-health", "pinterest-ads", "unhealthy", "--reason",
+                "refresh token revoked", env=env)
+    authctl(workspace, "plan", env=env, expect=(3,))
+    print("The plan asks a person to re-authorize it in place; its job keeps its binding meanwhile.")
+
+    say("10. Re-authorize in place: same id, the job untouched, healthy again")
+    oauth_login(workspace, "reauth", "pinterest-ads", env)
+    authctl(workspace, "show", "pinterest-ads", env=env)
 
 if __name__ == "__main__":
     main()

@@ -10,7 +10,14 @@ import getpass
 import os
 from typing import TYPE_CHECKING
 
-from reconciler.backends.base import AuthorizationRequest, Backend, JobRequest, PlatformConsole, Reauthorization
+from reconciler.backends.base import (
+    AuthorizationRequest,
+    Backend,
+    CredentialWorker,
+    JobRequest,
+    PlatformConsole,
+    Reauthorization,
+)
 from reconciler.errors import WorkspaceError
 from reconciler.vocabulary import Access
 
@@ -18,8 +25,8 @@ if TYPE_CHECKING:
     from reconciler.catalog import Catalog
     from reconciler.workspace import Workspace
 
-__all__ = ["AuthorizationRequest", "Backend", "JobRequest", "PlatformConsole", "Reauthorization", "current_user",
-           "open_backend"]
+__all__ = ["AuthorizationRequest", "Backend", "CredentialWorker", "JobRequest", "PlatformConsole", "Reauthorization",
+           "current_user", "open_backend"]
 
 
 def current_user() -> str:
@@ -40,7 +47,8 @@ def open_backend(workspace: Workspace, catalog: Catalog, access: Access) -> Back
     if settings.kind == "local":
         from reconciler.backends.local import LocalBackend, open_local_platform
 
-        return LocalBackend(open_local_platform(workspace, catalog, access), owner=current_user())
+        return LocalBackend(open_local_platform(workspace, catalog, access), owner=current_user(), workspace=workspace,
+                            catalog=catalog)
     if settings.kind == "lytics":  # HTTP only: neither SQLAlchemy nor cryptography nor the embedded platform
         from reconciler.backends.lytics import open_lytics_backend
 

@@ -13,6 +13,11 @@ find what it created by marker, proving authorship instead of guessing by name.
 ``PlatformConsole`` is the other boundary: what a person does in a platform's UI and
 reconciliation never does (``authctl platform ...``). It is a protocol of its own so that
 apply, which is handed a Backend, has no way to reach it.
+
+``CredentialWorker`` is the third: work that needs the stored credentials (provider health
+checks, token refreshes), which only the side holding them can do (``authctl health``,
+``authctl refresh``). Revoking an OAuth grant's tokens needs no method of its own: a
+backend that holds the credentials does it inside ``delete_authorization``.
 """
 
 from __future__ import annotations
@@ -23,15 +28,19 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from reconciler.live import (
+    HealthReport,
     HealthResult,
     LiveAuthorization,
     LiveExperience,
     LiveJob,
     Reference,
+    RefreshReport,
     RequestCounts,
     Snapshot,
 )
 from reconciler.vocabulary import JobStatus
+
+DEFAULT_CHECK_CONCURRENCY = 20
 
 
 class Secret(Protocol):
@@ -127,6 +136,18 @@ class Backend(Protocol):
 
 
 @runtime_checkable
+class OAuthHandoff(Protocol):
+    """A backend that may refuse OAuth tokens, and says so before ``authctl login`` sends anyone to a browser.
+
+    ``LyticsBackend``: authctl's served platform takes them, a real Lytics cannot (its OAuth
+    connections are made in its UI): a PermanentBackendError saying so. A backend without
+    this method (the embedded platform) always takes them.
+    """
+
+    def check_oauth_handoff(self, provider: str, method: str) -> None: ...
+
+
+@runtime_checkable
 class PlatformConsole(Protocol):
     """Operator actions: what a person does in a platform's UI and reconciliation never does.
 
@@ -147,4 +168,27 @@ class PlatformConsole(Protocol):
 
     def create_experience(self, name: str, auth_ids: Sequence[str]) -> LiveExperience:
         """Import an experience that uses ``auth_ids``; guarded deletes of those authorizations then refuse."""
+        ...
+
+
+@runtime_checkable
+class CredentialWorker(Protocol):
+    """Provider-side work on stored credentials, run where they are stored (never copied out).
+
+    The embedded platform (``LocalBackend``) runs it in process; authctl's served platform
+    (``LyticsBackend``) runs it server-side behind ``/v2/_authctl/health-check`` and
+    ``/v2/_authctl/refresh``. A platform without those endpoints (a real Lytics) reports
+    its own recorded health instead (reason ``as reported by the platform``) and refuses
+    refreshes with a PermanentBackendError. Results are recorded on the platform
+    (``checked_at``, requests counted) before they are returned, in the order of ``auth_ids``;
+    an id the platform does not know is left out.
+    """
+
+    def check_health(self, auth_ids: Sequence[str],
+                     concurrency: int = DEFAULT_CHECK_CONCURRENCY) -> list[HealthReport]:
+        """Run each authorization's provider check (refreshing an expiring OAuth token first)."""
+        ...
+
+    def refresh_tokens(self, auth_ids: Sequence[str], force: bool = False) -> list[RefreshReport]:
+        """Refresh OAuth 2 tokens close to expiry (all of them with ``force``), storing rotated ones atomically."""
         ...

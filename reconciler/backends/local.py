@@ -3,10 +3,17 @@
 It translates platform records into live models and platform refusals into backend
 errors (a locked database is temporary; a broken rule is permanent), so the engine
 treats it exactly like a remote API.
+
+It holds the credentials, so it is also a ``CredentialWorker``: provider health checks and
+token refreshes run here, in process (``reconciler.oauth.worker``, with the workspace's
+``oauth_clients`` and ``provider_overrides``), and deleting an OAuth authorization first
+revokes its tokens at the provider; a revocation that fails is a warning on the
+``reconciler.backends`` logger, never a reason to keep the authorization.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -14,7 +21,7 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from reconciler.backends.base import AuthorizationRequest, JobRequest, Reauthorization
+from reconciler.backends.base import DEFAULT_CHECK_CONCURRENCY, AuthorizationRequest, JobRequest, Reauthorization
 from reconciler.catalog import Catalog
 from reconciler.db import existing_database_file, sqlite_path
 from reconciler.errors import (
@@ -28,11 +35,14 @@ from reconciler.errors import (
     WorkspaceError,
 )
 from reconciler.live import (
+    HealthReport,
     HealthResult,
+    HourCount,
     LiveAuthorization,
     LiveExperience,
     LiveJob,
     Reference,
+    RefreshReport,
     RequestCounts,
     Snapshot,
 )
@@ -42,9 +52,11 @@ from reconciler.vocabulary import Access, JobStatus
 from reconciler.workspace import DATA_DIR, Workspace
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) is imported only when a command needs more than a snapshot
+    from reconciler.oauth.worker import ProviderWorker
     from reconciler.platform import Platform
 
 T = TypeVar("T")
+log = logging.getLogger("reconciler.backends")
 
 
 # The two converters below run once per object in every snapshot, so they pass fields
@@ -104,9 +116,23 @@ class LocalBackend:
 
     name = "local"
 
-    def __init__(self, platform: Platform | Any, *, owner: str = "authctl") -> None:
+    def __init__(self, platform: Platform | Any, *, owner: str = "authctl", workspace: Workspace | None = None,
+                 catalog: Catalog | None = None) -> None:
         self.platform = platform
         self.owner = owner
+        self.workspace = workspace  # with catalog: what provider checks, refreshes and revocations need
+        self.catalog = catalog
+        self._worker: ProviderWorker | None = None
+
+    def _provider_worker(self) -> ProviderWorker:
+        if self.workspace is None or self.catalog is None:
+            raise PermanentBackendError("provider checks need the workspace's settings: open the backend with "
+                                        "open_backend(workspace, ...)", code="NO_WORKSPACE")
+        if self._worker is None:
+            from reconciler.oauth.worker import ProviderWorker  # httpx2 and authlib, only when needed
+
+            self._worker = ProviderWorker(self.platform, self.catalog, self.workspace)
+        return self._worker
 
     def _call(self, func: Callable[[], T]) -> T:
         with _translated():
@@ -166,7 +192,33 @@ class LocalBackend:
         return to_live_authorization(record)
 
     def delete_authorization(self, auth_id: str) -> list[str]:
-        return [job.id for job in self._call(lambda: self.platform.delete_authorization(auth_id))]
+        """Delete (guarded as the platform is); an OAuth grant's tokens are revoked at the provider first."""
+        warning = self._revoke_before_delete(auth_id)
+        stopped = [job.id for job in self._call(lambda: self.platform.delete_authorization(auth_id))]
+        if warning:
+            log.warning("warning: authorization %s deleted, but %s", auth_id, warning)
+        return stopped
+
+    def _revoke_before_delete(self, auth_id: str) -> str | None:
+        """Revoke the tokens of an OAuth 2 authorization the platform will let go; a warning if that fails.
+
+        Not when the platform would refuse the delete (an active job or an experience uses it
+        and the mode is guarded): the authorization stays, so must its tokens.
+        """
+        if self.workspace is None or self.catalog is None:
+            return None
+        with _translated():
+            try:
+                record = self.platform.get_authorization(auth_id)
+            except NotFoundError:
+                return None  # the delete says so
+            spec = self.catalog.method(record.provider, record.method)
+            if spec is None or spec.oauth is None or not spec.is_oauth:
+                return None
+            jobs, experiences = self.platform.references(auth_id)
+            if self.platform.mode == "guarded" and (experiences or any(j.active for j in jobs)):
+                return None
+            return self._provider_worker().revoke_tokens(auth_id)
 
     def get_job(self, job_id: str) -> LiveJob | None:
         try:
@@ -199,7 +251,19 @@ class LocalBackend:
 
     def request_counts(self, auth_id: str, now: datetime | None = None) -> RequestCounts | None:
         counts = self._call(lambda: self.platform.request_counts(auth_id, now))
-        return RequestCounts(counts.hour, counts.day, counts.week, counts.month)
+        series = self._call(lambda: self.platform.request_series(auth_id, now))
+        return RequestCounts(counts.hour, counts.day, counts.week, counts.month,
+                             tuple(HourCount(hour, count) for hour, count in series))
+
+    # -- provider checks, where the credentials are (CredentialWorker) ------------------------------------
+    def check_health(self, auth_ids: Sequence[str],
+                     concurrency: int = DEFAULT_CHECK_CONCURRENCY) -> list[HealthReport]:
+        worker = self._provider_worker()
+        return self._call(lambda: worker.check_health(auth_ids, concurrency))
+
+    def refresh_tokens(self, auth_ids: Sequence[str], force: bool = False) -> list[RefreshReport]:
+        worker = self._provider_worker()
+        return self._call(lambda: worker.refresh_tokens(auth_ids, force))
 
     # -- the platform console (what people do in the UI) ------------------------------------------
     def set_job_status(self, job_id: str, status: JobStatus) -> LiveJob:
@@ -210,6 +274,8 @@ class LocalBackend:
         return to_live_experience(self._call(lambda: self.platform.create_experience(name=name, auth_ids=ids)))
 
     def close(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
         self.platform.close()
 
 

@@ -14,7 +14,12 @@ calls; the rest is one job per module beside it:
   ``reconciler.backends.lytics`` logger, because the delete guard then counts jobs
   only); health, job status and experience imports say "this platform has no ...
   endpoint (authctl's served platform has)"; request counts are None;
-- ``lytics_token.py``: the API token from the workspace's settings.
+- ``lytics_oauth.py``: OAuth connections from ``authctl login`` / ``reauth`` tokens (the
+  served platform's extension; a real Lytics makes them in its UI, and says so);
+- ``lytics_token.py``: the API token from the workspace's settings;
+- ``lytics_health.py``: provider checks and refreshes (``CredentialWorker``), which the
+  served platform runs where the credentials are; a real Lytics' own recorded health
+  otherwise. A delete's warnings (tokens the provider did not revoke) are logged.
 
 Each id's type or workflow is remembered from reads, so a call by id can build
 ``/v2/auth/{type}/{id}`` and ``/v2/job/{workflow}/{id}``; an id not seen yet costs one
@@ -27,9 +32,10 @@ Activity metrics: ``requests_made``, ``requests_by_kind`` (per endpoint template
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
@@ -37,8 +43,10 @@ from typing import TYPE_CHECKING, TypeVar
 import httpx2
 from pydantic import BaseModel
 
+from reconciler.backends import lytics_oauth
 from reconciler.backends.base import AuthorizationRequest, JobRequest, Reauthorization
 from reconciler.backends.http_client import Answer, Calls, HttpClient, OutcomeUnknown
+from reconciler.backends.lytics_health import ServedCredentialWork
 from reconciler.backends.lytics_create import MarkedCreates
 from reconciler.backends.lytics_extensions import ServedExtensions
 from reconciler.backends.lytics_mapping import (
@@ -53,11 +61,14 @@ from reconciler.backends.lytics_token import resolve_token
 from reconciler.catalog import SERVED_TYPE_PREFIX, Catalog
 from reconciler.errors import DeleteRefusedError, PermanentBackendError, WorkspaceError
 from reconciler.live import (
+    HealthReport,
     HealthResult,
+    HourCount,
     LiveAuthorization,
     LiveExperience,
     LiveJob,
     Reference,
+    RefreshReport,
     RequestCounts,
     Snapshot,
 )
@@ -83,6 +94,7 @@ if TYPE_CHECKING:
     from reconciler.workspace import Workspace
 
 W = TypeVar("W", bound=BaseModel)
+log = logging.getLogger(__name__)
 
 _AUTH_LIST, _JOB_LIST, _EXPERIENCES = "/v2/auth", "/v2/job", "/v2/_authctl/experience"
 
@@ -103,6 +115,7 @@ class LyticsBackend:
         self._job_markers: dict[str, str | None] = {}
         self._creates = MarkedCreates(http)
         self._extensions = ServedExtensions()  # which served-only endpoints this platform answered 404
+        self._credentials = ServedCredentialWork(http, self._extensions, self._auth_outs)
 
     def __repr__(self) -> str:
         return f"LyticsBackend({self.http.base_url!r})"
@@ -232,10 +245,25 @@ class LyticsBackend:
         if answer is None:
             return None
         counts = self._one(answer, RequestCountsOut)
-        return RequestCounts(counts.hour, counts.day, counts.week, counts.month)
+        hourly = tuple(HourCount(h.hour if h.hour.tzinfo else h.hour.replace(tzinfo=UTC), h.count)
+                       for h in counts.hourly)
+        return RequestCounts(counts.hour, counts.day, counts.week, counts.month, hourly)
+
+    # -- provider checks, run by the served platform where the credentials are (CredentialWorker) -------
+    def check_health(self, auth_ids: Sequence[str], concurrency: int = 20) -> list[HealthReport]:
+        return self._credentials.check_health(auth_ids, concurrency)
+
+    def refresh_tokens(self, auth_ids: Sequence[str], force: bool = False) -> list[RefreshReport]:
+        return self._credentials.refresh_tokens(auth_ids, force)
 
     # -- authorizations --------------------------------------------------------------------------------
     def create_authorization(self, request: AuthorizationRequest) -> LiveAuthorization:
+        spec = self.catalog.method(request.provider, request.method)
+        if spec is not None and spec.is_oauth:  # `authctl login`'s tokens: the served extension (lytics_oauth.py)
+            path = lytics_oauth.oauth_path(request.provider, request.method)
+            return lytics_oauth.create_oauth_authorization(self.http, self._creates, request,
+                                                           lookup=self._created_lookup(request, f"POST {path}"),
+                                                           convert=self._auth)
         slug = self._type_for(request)
         secrets = {k: v.reveal() for k, v in request.credentials.items()}
         body = request_body(AuthIn, label=request.label,
@@ -244,6 +272,16 @@ class LyticsBackend:
         redact = tuple(secrets.values())
         del secrets
         path = f"/v2/auth/{slug}"
+        lookup = self._created_lookup(request, f"POST {path}")
+        try:
+            created = self._creates.create(path, "POST /v2/auth/{type}", body, request.marker, lookup,
+                                           redact=redact, convert=self._auth)
+        except PermanentBackendError as exc:
+            raise self._auth_create_refused(exc, slug, request) from None
+        return created
+
+    def _created_lookup(self, request: AuthorizationRequest, call: str) -> Callable[[str], LiveAuthorization | None]:
+        """How a create whose answer was lost is settled: found by its marker, never adopted by label."""
 
         def lookup(marker: str) -> LiveAuthorization | None:
             outs = self._auth_outs()
@@ -253,17 +291,12 @@ class LyticsBackend:
             holder = next((o for o in outs if o.label.casefold() == request.label.casefold()), None)
             if holder is not None:  # a re-POST would be refused; whose it is cannot be proven: never adopt
                 raise OutcomeUnknown(
-                    f"POST {path}: the answer was lost, and authorization {holder.id} holds the label "
+                    f"{call}: the answer was lost, and authorization {holder.id} holds the label "
                     f"{request.label!r} without this apply's creation marker, so authctl cannot prove it made it; "
                     f"if it did: `authctl import NAME {holder.id}`")
             return None
 
-        try:
-            created = self._creates.create(path, "POST /v2/auth/{type}", body, request.marker, lookup,
-                                           redact=redact, convert=self._auth)
-        except PermanentBackendError as exc:
-            raise self._auth_create_refused(exc, slug, request) from None
-        return created
+        return lookup
 
     def _type_for(self, request: AuthorizationRequest) -> str:
         spec = self.catalog.method(request.provider, request.method)
@@ -292,9 +325,12 @@ class LyticsBackend:
         return self._auth(answer)
 
     def reauthorize(self, auth_id: str, reauthorization: Reauthorization) -> LiveAuthorization:
-        raise PermanentBackendError(
-            "re-authorizing over the Lytics API is not available yet: it arrives with `authctl reauth` (issue 13); "
-            "reconnect the authorization in the Lytics UI meanwhile (it keeps its id)", code="NOT_IMPLEMENTED")
+        """New tokens in place (served extension, lytics_oauth.py); a real Lytics says to reconnect in its UI."""
+        return lytics_oauth.reauthorize(self.http, auth_id, reauthorization, convert=self._auth)
+
+    def check_oauth_handoff(self, provider: str, method: str) -> None:
+        """Before a login's browser step: PermanentBackendError unless this platform takes OAuth tokens."""
+        lytics_oauth.check_handoff(self.http, provider, method)
 
     def record_health(self, auth_id: str, result: HealthResult) -> LiveAuthorization:
         body = request_body(HealthIn, status=result.status.value, reason=result.reason,
@@ -320,7 +356,11 @@ class LyticsBackend:
             self._auth_markers.pop(auth_id, None)
         if answer.status == 404:  # an earlier attempt whose answer was lost did it
             return []
-        return list(self._one(answer, AuthDeletedOut).stopped_job_ids)
+        deleted = self._one(answer, AuthDeletedOut)
+        for warning in deleted.warnings:  # e.g. tokens the provider did not revoke; server text: printable only
+            log.warning("warning: authorization %s deleted, but %s", auth_id,
+                        "".join(ch if ch.isprintable() else " " for ch in warning[:500]))
+        return list(deleted.stopped_job_ids)
 
     # -- jobs ------------------------------------------------------------------------------------------
     def create_job(self, request: JobRequest) -> LiveJob:

@@ -21,7 +21,7 @@ from reconciler.errors import AuthctlError, ExitCode
 # would add half a second to every `authctl validate`. A command missing from the table
 # still works, only slower: an unknown name loads every module (so does `--help`).
 _COMMAND_MODULES = ("manifest_commands", "plan_command", "apply_commands", "view_commands", "platform_commands",
-                    "state_commands")
+                    "state_commands", "oauth_commands", "health_commands")
 _MODULE_OF = {
     "validate": "manifest_commands", "providers": "manifest_commands", "schema": "manifest_commands",
     "plan": "plan_command",
@@ -29,6 +29,8 @@ _MODULE_OF = {
     "status": "view_commands", "show": "view_commands",
     "platform": "platform_commands",
     "import": "state_commands", "state": "state_commands",
+    "login": "oauth_commands", "reauth": "oauth_commands",
+    "health": "health_commands", "refresh": "health_commands",
 }
 
 

@@ -225,10 +225,14 @@ def experiences_create(name: str, auth_refs: tuple[str, ...], workspace: Workspa
               help="Fault: share of creates done and then answered by a dropped connection.")
 @click.option("--seed", type=int, default=None, help="Seed of the fault choices, to replay a run.")
 @click.option("--access-log", is_flag=True, help="Log one line per request on stderr (never bodies).")
+@click.option("--health-interval", default=None, metavar="INTERVAL",
+              help="Check every authorization's credentials at the provider at start and then every INTERVAL "
+                   "(e.g. 24h; s, m, h or d), recording the results as `authctl health` does.")
 @workspace_options
 def serve(host: str, port: int, token: str | None, token_env: str, db_path: str | None, cascade: bool,
           account_id: str, max_body_bytes: int, latency_ms: int, error_rate: float, rate_limit: float | None,
-          drop_create_rate: float, seed: int | None, access_log: bool, workspace: Workspace) -> None:
+          drop_create_rate: float, seed: int | None, access_log: bool, health_interval: str | None,
+          workspace: Workspace) -> None:
     """Serve the embedded platform over HTTP in the shape of the Lytics v2 API (until SIGTERM or Ctrl-C).
 
     Prints one line, `authctl platform serve: listening on http://HOST:PORT`, once clients can
@@ -238,6 +242,7 @@ def serve(host: str, port: int, token: str | None, token_env: str, db_path: str 
     from reconciler.served.server import bind, serve as run_server
     from reconciler.served.source import open_served_platform
 
+    interval = _interval(health_interval)
     secret = token if token is not None else os.environ.get(token_env)
     if not secret:
         raise UsageError(f"no API token: set the environment variable {token_env} (or name another with "
@@ -256,9 +261,35 @@ def serve(host: str, port: int, token: str | None, token_env: str, db_path: str 
         except OSError as exc:
             raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         with sock:
-            run_server(create_app(served, catalog, settings), sock, access_log=access_log)
+            app = create_app(served, catalog, settings, workspace=workspace)
+            schedule = _health_schedule(app.served, interval) if interval is not None else None
+            try:
+                run_server(app, sock, access_log=access_log)
+            finally:
+                if schedule is not None:
+                    schedule.stop()
+                if app.served is not None and app.served.worker is not None:
+                    app.served.worker.close()
     finally:
         served.close()
+
+
+def _interval(text: str | None) -> float | None:
+    if text is None:
+        return None
+    from reconciler.served.health_schedule import parse_interval
+
+    try:
+        return parse_interval(text)
+    except ValueError as exc:
+        raise UsageError(f"--health-interval: {exc}") from None
+
+
+def _health_schedule(served: Any, interval: float) -> Any:
+    """The scheduled checks of ``authctl platform serve --health-interval`` (started; the caller stops them)."""
+    from reconciler.served.health_schedule import HealthSchedule
+
+    return HealthSchedule(served.worker, served.gateway, interval).start()
 
 
 COMMANDS = [platform]

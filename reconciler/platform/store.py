@@ -10,7 +10,7 @@ The snapshot, the hot path of every plan, is here too.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -189,12 +189,35 @@ class Platform:
         with self._db.read() as conn:
             return self._sealer.open(auth_row(conn, auth_id)["secret_blob"])
 
+    def stored_authorizations(self, auth_ids: Sequence[str]) -> list[tuple[AuthRecord, dict[str, Any]]]:
+        """Records with their decrypted config and credentials, in one read (ids it does not know are left out).
+
+        For the platform's own workers only (a run of health checks reads a thousand at once).
+        """
+        found: dict[str, tuple[AuthRecord, dict[str, Any]]] = {}
+        ids = list(dict.fromkeys(auth_ids))
+        with self._db.read() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                for row in conn.execute(select(t.authorizations).where(t.authorizations.c.id.in_(chunk))).mappings():
+                    found[row["id"]] = (auth_record(row), self._sealer.open(row["secret_blob"]))
+        return [found[i] for i in ids if i in found]
+
+    def record_health_many(self, results: Sequence[Mapping[str, Any]]) -> int:
+        """Many health results (``record_health``'s keywords plus ``auth_id``) in one transaction; returns how many."""
+        with self._db.write() as conn:
+            return health.record_health_many(conn, results)
+
     def record_health(self, auth_id: str, *, status: Health | str, reason: str = "", checked_at: datetime | None = None,
-                      scopes: tuple[str, ...] | None = None, token_expires_at: datetime | None = None) -> AuthRecord:
-        """The result of a health check; granted scopes and token expiry change only when given."""
+                      scopes: tuple[str, ...] | None = None, token_expires_at: datetime | None = None,
+                      requests: int = 1) -> AuthRecord:
+        """The result of a health check; granted scopes and token expiry change only when given.
+
+        ``requests``: how many provider requests the check made (counted in the same transaction).
+        """
         with self._db.write() as conn:
             return health.record_health(conn, auth_id, status=status, reason=reason, checked_at=checked_at,
-                                        scopes=scopes, token_expires_at=token_expires_at)
+                                        scopes=scopes, token_expires_at=token_expires_at, requests=requests)
 
     def set_health(self, auth_id: str, status: Health | str, reason: str = "") -> AuthRecord:
         """Set the health by hand (``authctl platform auths set-health``), checked now."""
@@ -327,6 +350,11 @@ class Platform:
     def request_counts(self, auth_id: str, now: datetime | None = None) -> RequestCounts:
         with self._db.read() as conn:
             return counters.request_counts(conn, auth_id, now or utc_now())
+
+    def request_series(self, auth_id: str, now: datetime | None = None) -> list[tuple[datetime, int]]:
+        """(hour, count) for each hour of the last 30 days with requests, oldest first (sparse)."""
+        with self._db.read() as conn:
+            return counters.hourly_series(conn, auth_id, now or utc_now())
 
 
 def explain_db_error(exc: SQLAlchemyError, url: str) -> str:

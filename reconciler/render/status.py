@@ -117,7 +117,8 @@ class ShowView:
         return [
             ("ID", cell(row.id)), ("Managed as", cell(row.name or "(unmanaged)")),
             ("Description", cell(row.description or "-")), ("Provider", cell(row.provider)),
-            ("Method", cell(row.method)), ("Health", _health(row)), ("Owner", cell(row.owner or "-")),
+            ("Method", cell(row.method)), ("Health", _health(row)),
+            ("Health checked", Text(when(row.health_checked_at))), ("Owner", cell(row.owner or "-")),
             ("Created", Text(when(row.created))), ("Updated", Text(when(row.updated))),
             ("Token expires", Text(when(row.token_expires_at))),
             ("Jobs", Text(f"{row.jobs_active} active of {row.jobs_total}")),

@@ -41,6 +41,7 @@ from reconciler.served.gateway import PlatformGateway
 from reconciler.served.inputs import parse_json_object, read_body, too_large
 from reconciler.served.openapi import OPENAPI_PATH, openapi_document, openapi_json
 from reconciler.served.routes import OPERATIONS, Operation
+from reconciler.workspace import Workspace
 
 log = logging.getLogger("authctl.served")
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -140,6 +141,7 @@ class FrontDoor:
 
     def __init__(self, app: ASGIApp, settings: ServeSettings, faults: Faults) -> None:
         self.app = app
+        self.served: Served | None = None  # what the routes serve (create_app sets it)
         self.faults = faults
         self.cap = settings.max_body_bytes
         self._token = settings.token.encode("utf-8")
@@ -204,12 +206,26 @@ class FrontDoor:
             await envelopes.failure(internal_failure(), request_id)(scope, receive, send_with_id)
 
 
-def create_app(platform: Platform, catalog: Catalog, settings: ServeSettings) -> ASGIApp:
-    """The served platform as an ASGI application (the caller owns the platform's lifetime)."""
-    served = Served(PlatformGateway(platform), catalog, settings.account_id, settings.mode)
+def create_app(platform: Platform, catalog: Catalog, settings: ServeSettings, *,
+               workspace: Workspace | None = None) -> FrontDoor:
+    """The served platform as an ASGI application (the caller owns the platform's lifetime).
+
+    With ``workspace`` (its ``oauth_clients`` and ``provider_overrides``) the server runs
+    provider checks, refreshes and revocations where the credentials are (served/credentials.py);
+    ``.served.worker`` is that worker (``authctl platform serve --health-interval`` schedules it).
+    """
+    gateway = PlatformGateway(platform)
+    worker = None
+    if workspace is not None:
+        from reconciler.served.credentials import served_worker
+
+        worker = served_worker(gateway, catalog, workspace)
+    served = Served(gateway, catalog, settings.account_id, settings.mode, worker)
     faults = Faults(settings.faults)
     document = openapi_json(openapi_document(OPERATIONS, catalog))
     app = Starlette(routes=_routes(OPERATIONS, served, faults, settings.max_body_bytes, document),
                     exception_handlers={HTTPException: _http_error})
     app.router.redirect_slashes = False  # /v2/auth/ is not /v2/auth: a 404, never a redirect
-    return FrontDoor(app, settings, faults)
+    door = FrontDoor(app, settings, faults)
+    door.served = served
+    return door

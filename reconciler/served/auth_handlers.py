@@ -13,6 +13,7 @@ from reconciler.errors import NotFoundError
 from reconciler.lytics_wire import AuthDeletedOut, AuthIn, AuthUpdateIn, ErrorCode
 from reconciler.platform import AuthRecord, Platform
 from reconciler.served.context import API_OWNER, Call, Reply, Served
+from reconciler.served.credentials import revocation_warnings
 from reconciler.served.envelopes import ApiFailure
 from reconciler.served.gateway import AUTH_REFUSALS
 from reconciler.served.inputs import check_config, check_length, parse_model
@@ -98,10 +99,15 @@ async def update_auth(served: Served, call: Call) -> Reply:
 
 
 async def delete_auth(served: Served, call: Call) -> Reply:
-    """Guarded: refused (409) while active jobs or experiences use it. Cascade: stops those jobs, as Lytics does."""
+    """Guarded: refused (409) while active jobs or experiences use it. Cascade: stops those jobs, as Lytics does.
+
+    An OAuth grant's tokens are revoked at the provider first (served/credentials.py); a
+    failure to revoke is a warning in the answer, and the delete goes on.
+    """
     auth_id = call.path["type_or_id"]
+    warnings = await revocation_warnings(served, auth_id)
     stopped = await served.gateway.run(lambda p: p.delete_authorization(auth_id, mode=served.mode), AUTH_REFUSALS)
-    return Reply(AuthDeletedOut(id=auth_id, stopped_job_ids=[job.id for job in stopped]))
+    return Reply(AuthDeletedOut(id=auth_id, stopped_job_ids=[job.id for job in stopped], warnings=warnings))
 
 
 async def list_providers(served: Served, call: Call) -> Reply:

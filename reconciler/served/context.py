@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import QueryParams
 
 from reconciler.catalog import Catalog
 from reconciler.platform.rules import DeleteMode
 from reconciler.served.gateway import PlatformGateway
+
+if TYPE_CHECKING:
+    from reconciler.oauth.worker import ProviderWorker
 
 API_OWNER = "api"  # who owns what an API call creates when the request names no user_id
 
@@ -28,6 +31,8 @@ class Served:
     catalog: Catalog
     account_id: str = "acct-local"
     mode: DeleteMode = "guarded"
+    # Provider checks, refreshes and revocations (served/credentials.py); None: the server has no workspace.
+    worker: ProviderWorker | None = None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from reconciler.errors import NotFoundError
-from reconciler.lytics_wire import ErrorCode, ExperienceIn, HealthIn, JobStatusIn, RequestCountsOut
+from reconciler.lytics_wire import ErrorCode, ExperienceIn, HealthIn, HourCountOut, JobStatusIn, RequestCountsOut
 from reconciler.platform import AuthRecord, JobRecord, Platform, RequestCounts
 from reconciler.served.context import Call, Reply, Served
 from reconciler.served.envelopes import ApiFailure
@@ -102,9 +102,10 @@ async def request_counts(served: Served, call: Call) -> Reply:
     auth_id = call.path["id"]
     now = _moment(call.query.get("now"))
 
-    def work(p: Platform) -> RequestCounts:
+    def work(p: Platform) -> tuple[RequestCounts, list[tuple[datetime, int]]]:
         _existing_auth(p, auth_id)
-        return p.request_counts(auth_id, now)
+        return p.request_counts(auth_id, now), p.request_series(auth_id, now)
 
-    counts = await served.gateway.run(work, AUTH_REFUSALS)
-    return Reply(RequestCountsOut(hour=counts.hour, day=counts.day, week=counts.week, month=counts.month))
+    counts, series = await served.gateway.run(work, AUTH_REFUSALS)
+    return Reply(RequestCountsOut(hour=counts.hour, day=counts.day, week=counts.week, month=counts.month,
+                                  hourly=[HourCountOut(hour=hour, count=count) for hour, count in series]))

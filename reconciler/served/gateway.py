@@ -64,6 +64,10 @@ class PlatformGateway:
         with self._lock:
             return work(self.platform)
 
+    def call(self, work: Callable[[Platform], T]) -> T:
+        """``work(platform)`` under the lock, in the calling thread (never on the event loop: it blocks)."""
+        return self._locked(work)
+
     async def run(self, work: Callable[[Platform], T], refusals: Refusals) -> T:
         """``work(platform)`` in a worker thread; platform refusals raised as :class:`ApiFailure`."""
         try:

@@ -24,16 +24,25 @@ from reconciler.lytics_wire import (
     AuthUpdateIn,
     ExperienceIn,
     ExperienceOut,
+    HealthCheckIn,
     HealthIn,
+    HealthReportsOut,
     JobIn,
     JobOut,
     JobStatusIn,
+    OAuthGrantIn,
+    OAuthMethodOut,
+    OAuthTokensIn,
     ProviderOut,
+    RefreshIn,
+    RefreshReportsOut,
     RequestCountsOut,
 )
 from reconciler.served import auth_handlers as auths
 from reconciler.served import extension_handlers as ext
+from reconciler.served import health_handlers as health
 from reconciler.served import job_handlers as jobs
+from reconciler.served import oauth_handlers as oauth
 from reconciler.served.context import Handler
 
 AUTHS, JOBS, PROVIDERS, EXTENSIONS = "authorizations", "jobs", "providers", "authctl extension"
@@ -82,6 +91,8 @@ JOB_ID = _path("id", "The job's id.")
 TYPE = _path("type", "The authorization type slug (e.g. fb-system-user).")
 WORKFLOW = _path("workflow", "The job's workflow slug.")
 FLAG = {"type": "boolean", "default": False}
+OAUTH_METHOD = (_path("provider", "The provider (e.g. pinterest)."),
+                _path("method", "The provider's OAuth method (e.g. oauth)."))
 JOB_FILTERS = (
     _query("workflow", "Only jobs of this workflow.", {"type": "string"}),
     _query("auth_ids", "Only jobs that use one of these authorizations (repeat, or separate with commas).",
@@ -139,8 +150,28 @@ OPERATIONS: tuple[Operation, ...] = (
               "Record the result of a health check (authctl extension)", EXTENSIONS, AuthOut, body=HealthIn,
               errors=(404,), params=(AUTH_ID,)),
     Operation("GET", "/v2/_authctl/auth/{id}/requests", ext.request_counts, "requestCounts",
-              "Requests made with an authorization per hour, day, week and month (authctl extension)", EXTENSIONS,
+              "Requests made with an authorization per hour, day, week and month, and the hours of the last 30 "
+              "days that saw requests (authctl extension)", EXTENSIONS,
               RequestCountsOut, errors=(404,),
               params=(AUTH_ID, _query("now", "Count the windows ending at this time (default: now).",
                                       {"type": "string", "format": "date-time"}))),
+    Operation("POST", "/v2/_authctl/health-check", health.health_check, "checkHealth",
+              "Run the provider health checks of authorizations where their credentials are, refreshing expiring "
+              "OAuth tokens first, and record the results (authctl extension)", EXTENSIONS, HealthReportsOut,
+              body=HealthCheckIn, errors=(404,)),
+    Operation("POST", "/v2/_authctl/refresh", health.refresh, "refreshTokens",
+              "Refresh the OAuth 2 tokens of authorizations (those close to expiry, or all with force), storing "
+              "rotated refresh tokens atomically (authctl extension)", EXTENSIONS, RefreshReportsOut,
+              body=RefreshIn, errors=(404,)),
+    Operation("GET", "/v2/_authctl/oauth/{provider}/{method}", oauth.oauth_method, "getOAuthMethod",
+              "Whether the platform takes tokens for this OAuth method (authctl extension: Lytics makes OAuth "
+              "connections in its UI)", EXTENSIONS, OAuthMethodOut, errors=(404,), params=OAUTH_METHOD),
+    Operation("POST", "/v2/_authctl/oauth/{provider}/{method}", oauth.create_oauth_auth, "createOAuthAuth",
+              "Create an OAuth connection from the tokens of `authctl login` (authctl extension; the tokens are "
+              "write-only)", EXTENSIONS, AuthOut, status=201, body=OAuthGrantIn, creates=True, errors=(404, 409),
+              params=OAUTH_METHOD),
+    Operation("PUT", "/v2/_authctl/auth/{id}/tokens", oauth.replace_tokens, "replaceOAuthTokens",
+              "Re-authorize an OAuth connection in place with new tokens: same id, health healthy (authctl "
+              "extension; the tokens are write-only)", EXTENSIONS, AuthOut, body=OAuthTokensIn, errors=(404,),
+              params=(AUTH_ID,)),
 )

@@ -362,28 +362,39 @@ class StateStore:
 
     # -- adopting objects outside apply ------------------------------------------------------------
     def adopt(self, obj: ManagedObject, *, holder: str, reason: JournalOp = JournalOp.ADOPT,
-              lock_timeout: float = 0.0) -> str:
+              lock_timeout: float = 0.0, deposes: str | None = None) -> str:
         """Record one live object as managed, the safe way apply does: under the lock, journaled.
 
         For ``login``, ``import`` and ``reauth``. Refuses a name this workspace already
         manages under another live id (forget it first), and a live id managed under
         another name (one object, one manifest name). Returns the journal's operation id.
+
+        ``deposes``: the live id the name is managed under now, which ``obj`` succeeds
+        (``authctl login`` connecting a new OAuth connection where the plan says the old one
+        must be replaced, or is gone). It is recorded as deposed in the same entry, as apply's
+        replace does, so the next plan moves its jobs and deletes it (or forgets it if gone).
         """
         lock = self.acquire_lock(reason.value, holder=holder, timeout=lock_timeout)
         try:
             managed = self.managed()
             current = managed.get((obj.kind, obj.name))
-            if current is not None and current.live_id != obj.live_id:
+            succeeded = current is not None and deposes is not None and current.live_id == deposes
+            if current is not None and current.live_id != obj.live_id and not succeeded:
                 raise StateError(f"{obj.address} is already managed as {current.live_id}, not {obj.live_id}; "
                                  "remove it from state before adopting another object under that name")
             other = next((o for o in managed.values() if o.live_id == obj.live_id and o.address != obj.address),
                          None)
             if other is not None:
                 raise StateError(f"{obj.live_id} is already managed as {other.address}")
+            puts: tuple[ManagedObject, ...] = (obj,)
+            detail: dict[str, Any] = {"live_id": obj.live_id}
+            if succeeded and deposes != obj.live_id:
+                puts += (ManagedObject(ObjectKind.DEPOSED_AUTHORIZATION, deposes, deposes, {}, utc_now(),
+                                       {"replaced_by": obj.name}),)
+                detail["deposes"] = deposes
             operation_id = str(uuid.uuid4())
-            self.record(operation_id, obj.address, reason, JournalPhase.INTENT, {"live_id": obj.live_id})
-            self.record(operation_id, obj.address, reason, JournalPhase.DONE, {"live_id": obj.live_id},
-                        puts=(obj,))
+            self.record(operation_id, obj.address, reason, JournalPhase.INTENT, detail)
+            self.record(operation_id, obj.address, reason, JournalPhase.DONE, detail, puts=puts)
             # An interrupted create of this address is settled by the adoption: it was ours.
             self._close_create_intents(obj.address, JournalPhase.ADOPTED,
                                        {"live_id": obj.live_id, "by": operation_id, "note": reason.value})

@@ -38,3 +38,8 @@ def test_the_demo_runs_end_to_end(backend: str) -> None:
     assert "demo-fb-main-token" not in out and "demo-not-a-real-key" not in out  # its secrets stay secret
     if backend == "http":
         assert "listening on http://127.0.0.1:" in out and "backend is now the lytics API" in out
+    # OAuth: login against the local test server, a revocation, then reauth in place (same id).
+    login = re.search(r"Logged in: Authorization/pinterest-ads is (\w+) ", out)
+    assert login is not None, out
+    assert "run `authctl reauth pinterest-ads` (same id: jobs keep working)" in out
+    assert f"Re-authorized Authorization/pinterest-ads: same id {login.group(1)} " in out

@@ -204,7 +204,9 @@ def test_show_by_label_id_and_manifest_name(run_cli, demo: Demo) -> None:  # typ
         assert (data["id"], data["label"], data["name"], data["managed"]) == (alpha, "Alpha Ads", "alpha-ads", True)
     assert data["jobs_active"] == 2 and data["jobs_total"] == 3
     # set_health counted one request just now, on top of the recorded ones.
+    hourly = data["requests"].pop("hourly")
     assert data["requests"] == {"hour": 4, "day": 4, "week": 8, "month": 13}
+    assert len(hourly) == 30 * 24 and sum(h["count"] for h in hourly) == 13  # zero-filled, oldest first
     jobs = {j["name"]: j for j in data["jobs"]}
     assert set(jobs) == {"zz-export", "aa-import", "mm-sync"}
     assert jobs["zz-export"]["status"] == "running" and jobs["zz-export"]["managed_name"] == "export-job"

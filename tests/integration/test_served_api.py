@@ -176,7 +176,7 @@ def test_authorization_create_get_update_list_delete(api: httpx2.Client) -> None
     assert (described["label"], described["description"]) == ("Meta production", "")
     assert ids(ok(api.get("/v2/auth"))) == {auth.id}
 
-    assert ok(api.delete(f"/v2/auth/{auth.id}")) == {"id": auth.id, "stopped_job_ids": []}
+    assert ok(api.delete(f"/v2/auth/{auth.id}")) == {"id": auth.id, "stopped_job_ids": [], "warnings": []}
     refused(api.get(f"/v2/auth/{FB_TYPE}/{auth.id}"), 404, "AUTH-NOTFOUND-006")
     refused(api.delete(f"/v2/auth/{auth.id}"), 404, "AUTH-NOTFOUND-006")
     assert ok(api.get("/v2/auth")) == []
@@ -401,9 +401,11 @@ def test_providers_and_the_authctl_extensions(api: httpx2.Client) -> None:
         "unhealthy", True, "token revoked", ["ads_management"])
     assert health["token_expires_at"].startswith("2030-01-01T00:00:00")
     # The platform counts its health check as one request made with the authorization.
-    assert ok(api.get(f"/v2/_authctl/auth/{auth}/requests")) == {"hour": 1, "day": 1, "week": 1, "month": 1}
+    counts = ok(api.get(f"/v2/_authctl/auth/{auth}/requests"))
+    assert {k: v for k, v in counts.items() if k != "hourly"} == {"hour": 1, "day": 1, "week": 1, "month": 1}
+    assert [hour["count"] for hour in counts["hourly"]] == [1]  # sparse: only hours that saw requests
     later = ok(api.get(f"/v2/_authctl/auth/{auth}/requests", params={"now": "2999-01-01T00:00:00+00:00"}))
-    assert later == {"hour": 0, "day": 0, "week": 0, "month": 0}
+    assert later == {"hour": 0, "day": 0, "week": 0, "month": 0, "hourly": []}
     refused(api.get(f"/v2/_authctl/auth/{auth}/requests", params={"now": "yesterday"}), 400, "BADREQ-001")
 
     experience = ok(api.post("/v2/_authctl/experience", json={"name": "exp", "auth_ids": [auth]}), 201)

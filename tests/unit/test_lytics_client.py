@@ -465,7 +465,7 @@ def test_a_platform_without_the_served_extensions_says_so(caplog: pytest.LogCapt
                                                     r"platform has\): PUT /v2/_authctl/auth/a1/health: 404"):
         backend.record_health("a1", HealthResult(Health.HEALTHY))
     assert backend.request_counts("a1") is None
-    with pytest.raises(PermanentBackendError, match="arrives with `authctl reauth` \\(issue 13\\)"):
+    with pytest.raises(PermanentBackendError, match="cannot take OAuth tokens .*connect it in the Lytics UI"):
         backend.reauthorize("a1", Reauthorization({"access_token": SecretValue(CANARY)}))
 
 
@@ -484,16 +484,47 @@ def test_served_extensions_record_health_and_read_counts() -> None:
         backend.request_counts("a2")  # an unknown id is not a missing endpoint
 
 
-def test_an_oauth_type_the_platform_lacks_says_how_to_connect_it() -> None:
-    slug = "authctl-facebook-user_oauth"
-    platform = Platform({("POST", f"/v2/auth/{slug}"): fail(404, "AUTHTYPE-NOTFOUND-007", "unknown type")})
+def test_an_oauth_connection_on_a_platform_without_the_token_hand_off_says_how_to_connect_it() -> None:
+    """A real Lytics makes OAuth connections in its UI: login's create (and the check before it) say so."""
+    platform = Platform({})  # a real Lytics: no /v2/_authctl/oauth/... endpoint
     request = AuthorizationRequest(provider="facebook", method="user_oauth", type=None, label="FB (Jane)",
                                    credentials={"access_token": SecretValue(CANARY)}, marker="authctl-o")
+    backend = backend_for(platform)
     with pytest.raises(PermanentBackendError) as caught:
-        backend_for(platform).create_authorization(request)
+        backend.create_authorization(request)
     assert caught.value.message.startswith(
-        f"auth type {slug} does not exist on this platform; the method (facebook user_oauth) is made in the Lytics "
-        "UI: connect it there, then `authctl import NAME ID`")
+        f"the platform at {URL} cannot take OAuth tokens (facebook user_oauth): the Lytics API has no way to create "
+        "or renew an OAuth connection")
+    assert "connect it in the Lytics UI, then `authctl import NAME ID`" in caught.value.message
+    assert platform.sent[0].url.path == "/v2/_authctl/oauth/facebook/user_oauth" and CANARY not in str(caught.value)
+    with pytest.raises(PermanentBackendError, match="cannot take OAuth tokens"):
+        backend.check_oauth_handoff("facebook", "user_oauth")
+    assert platform.sent[-1].method == "GET"
+
+
+def test_the_served_token_hand_off_creates_and_reauthorizes() -> None:
+    created = auth("o1", type="authctl-facebook-user_oauth", label="FB (Jane)",
+                   description=with_marker("", "authctl-o"), scopes=["ads_management"])
+    platform = Platform({("POST", "/v2/_authctl/oauth/facebook/user_oauth"): ok(created, 201),
+                         ("GET", "/v2/_authctl/oauth/facebook/user_oauth"): ok(
+                             {"provider": "facebook", "method": "user_oauth", "type": "authctl-facebook-user_oauth",
+                              "kind": "oauth2", "scopes": ["ads_management"]}),
+                         ("PUT", "/v2/_authctl/auth/o1/tokens"): ok(created)})
+    backend = backend_for(platform)
+    backend.check_oauth_handoff("facebook", "user_oauth")
+    expires = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    request = AuthorizationRequest(provider="facebook", method="user_oauth", type=None, label="FB (Jane)",
+                                   credentials={"access_token": SecretValue(CANARY)}, marker="authctl-o",
+                                   scopes=("ads_management",), token_expires_at=expires)
+    live = backend.create_authorization(request)
+    assert live.id == "o1" and live.scopes == ("ads_management",)
+    assert platform.body() == {"label": "FB (Jane)", "description": with_marker("", "authctl-o"), "config": {},
+                               "credentials": {"access_token": CANARY}, "scopes": ["ads_management"],
+                               "token_expires_at": "2030-01-02T03:04:05Z"}
+    again = backend.reauthorize("o1", Reauthorization({"access_token": SecretValue(CANARY + "-2")},
+                                                      ("ads_management",), expires))
+    assert again.id == "o1" and platform.sent[-1].url.path == "/v2/_authctl/auth/o1/tokens"
+    assert platform.body()["credentials"] == {"access_token": CANARY + "-2"}
 
 
 def test_the_account_id_travels_on_every_call() -> None:
