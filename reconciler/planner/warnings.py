@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from reconciler.catalog import MethodKind
 from reconciler.plan import Action, PlanWarning, UnmanagedObject
 from reconciler.planner.context import PlanningContext
 from reconciler.vocabulary import Health, JobStatus, ObjectKind
@@ -33,6 +34,9 @@ def health_warnings(ctx: PlanningContext) -> None:
         live = snapshot.authorizations.get(action.live_id or "")
         if live is None or live.token_expires_at is None or live.token_expires_at > horizon:
             continue
+        method = inp.catalog.method(live.provider, live.method)
+        if method is not None and method.kind is MethodKind.OAUTH2:
+            continue  # access tokens live an hour by design and are refreshed; health reports a grant that is not
         when = live.token_expires_at.strftime("%Y-%m-%d %H:%M UTC")
         address = f"Authorization/{name}"
         if live.token_expires_at <= inp.now:

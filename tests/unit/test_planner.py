@@ -703,3 +703,11 @@ def test_plan_input_is_not_mutated() -> None:
     make_plan(inp)
     assert (dict(inp.managed), dict(inp.snapshot.jobs), dict(inp.desired.authorizations)) == before
 
+
+
+def test_an_oauth_access_token_near_expiry_is_no_warning() -> None:
+    """OAuth 2 access tokens live an hour by design and are refreshed; health reports a grant that cannot be."""
+    w = World()
+    w.auth("fbo", method="user_oauth", live_overrides={"token_expires_at": NOW + timedelta(minutes=30)})
+    w.auth("fb", live_overrides={"token_expires_at": NOW + timedelta(days=2)})
+    assert [x.message for x in w.plan().warnings] == ["Authorization/fb: token expires in 2 days (2025-03-03 12:00 UTC)"]
