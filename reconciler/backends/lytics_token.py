@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 def resolve_token(workspace: Workspace, prefix: str) -> Secret:
     """The token of ``workspace.backend``; errors name ``prefix`` (``backend`` or ``environments.<env>.backend``)."""
-    from reconciler.manifest.secrets import SecretRef, SecretValue
+    from reconciler.manifest.secrets import SecretValue, read_setting_secret
 
     settings = workspace.backend
     reference = settings.token_reference
@@ -33,17 +33,7 @@ def resolve_token(workspace: Workspace, prefix: str) -> Secret:
     else:
         setting = f"{prefix}.token (default {{env: {settings.token_env}}})"
     setting = f"{workspace.settings_path.name}: {setting}"
-    if reference.env is not None:
-        ref = SecretRef("env", reference.env)
-    else:
-        ref = SecretRef("file", reference.file or "", tuple(str(p) for p in workspace.secret_dirs()))
-    try:
-        value = ref.resolve(workspace.root, check_content=False)
-    except SecretError as exc:
-        raise SecretError(f"{setting}: {exc.message}; it must hold the Lytics API token") from None
-    token = value.reveal().strip()
-    if not token:
-        raise SecretError(f"{setting}: the {reference.describe()} is empty; it must hold the Lytics API token")
+    token = read_setting_secret(workspace, reference, setting, "the Lytics API token")
     if any(ord(c) < 32 or ord(c) > 126 for c in token):
         raise SecretError(f"{setting}: the {reference.describe()} holds characters an HTTP header cannot carry "
                           "(not shown); it must hold only the Lytics API token")

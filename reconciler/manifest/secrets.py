@@ -21,11 +21,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from reconciler.catalog import ContentSpec
 from reconciler.errors import SecretError, Where
 from reconciler.manifest.secret_files import SecretFileRules
+
+if TYPE_CHECKING:
+    from reconciler.workspace import TokenReference, Workspace
 
 REDACTED = "(sensitive)"
 FINGERPRINT_PREFIX = "hmac-sha256:"
@@ -164,3 +167,24 @@ def fingerprint(key: bytes, value: SecretValue | str) -> str:
     raw = value.reveal() if isinstance(value, SecretValue) else value
     digest = hmac.new(key, raw.encode("utf-8"), hashlib.sha256).hexdigest()
     return FINGERPRINT_PREFIX + digest
+
+
+def read_setting_secret(workspace: Workspace, reference: TokenReference, setting: str, holds: str) -> str:
+    """The stripped, non-empty value ``reference`` (a setting of ``authctl.yaml``) points at.
+
+    ``setting`` names the setting in errors (``authctl.yaml: backend.token``), ``holds``
+    what it must hold (``the Lytics API token``). A file is searched like a manifest's
+    ``{file: PATH}`` (the workspace, then ``secret_dirs``). Errors never show the value.
+    """
+    if reference.env is not None:
+        ref = SecretRef("env", reference.env)
+    else:
+        ref = SecretRef("file", reference.file or "", tuple(str(p) for p in workspace.secret_dirs()))
+    try:
+        value = ref.resolve(workspace.root, check_content=False)
+    except SecretError as exc:
+        raise SecretError(f"{setting}: {exc.message}; it must hold {holds}") from None
+    text = value.reveal().strip()
+    if not text:
+        raise SecretError(f"{setting}: the {reference.describe()} is empty; it must hold {holds}")
+    return text

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from reconciler.errors import OAuthError, SecretError
-from reconciler.manifest.secrets import SecretRef, SecretValue
+from reconciler.errors import OAuthError
+from reconciler.manifest.secrets import SecretValue, read_setting_secret
 from reconciler.workspace import Workspace
 
 
@@ -41,15 +41,5 @@ def oauth_app(workspace: Workspace, provider: str) -> OAuthApp:
     if reference is None:
         return OAuthApp(provider, settings.client_id)
     setting = f"{workspace.settings_path.name}: oauth_clients.{provider}.client_secret"
-    if reference.env is not None:
-        ref = SecretRef("env", reference.env)
-    else:
-        ref = SecretRef("file", reference.file or "", tuple(str(p) for p in workspace.secret_dirs()))
-    try:
-        value = ref.resolve(workspace.root, check_content=False)
-    except SecretError as exc:
-        raise SecretError(f"{setting}: {exc.message}; it must hold the OAuth client secret") from None
-    secret = value.reveal().strip()
-    if not secret:
-        raise SecretError(f"{setting}: the {reference.describe()} is empty; it must hold the OAuth client secret")
+    secret = read_setting_secret(workspace, reference, setting, "the OAuth client secret")
     return OAuthApp(provider, settings.client_id, SecretValue(secret))
