@@ -70,11 +70,13 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    worker = threading.Thread(target=server.serve_forever, name="oauth-provider", daemon=True)
+    # A short poll: shutdown() waits for the serving loop to notice, and tests stop a provider each.
+    worker = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="oauth-provider",
+                              daemon=True)
     worker.start()
     shown = f"[{host}]" if ":" in host else host
     print(f"oauth test provider: listening on http://{shown}:{server.server_port}", flush=True)
-    while not stop.wait(0.5):
+    while not stop.wait(0.1):
         if not worker.is_alive():
             return 1
     server.shutdown()
