@@ -59,7 +59,10 @@ lint: install-dev
 # PYTEST_WORKERS processes (pytest-xdist; `auto` is one per core, 0 runs it in this process):
 # each PostgreSQL test creates and drops its own database, so workers share the one server.
 PYTEST_WORKERS ?= auto
+# The suite starts authctl as a subprocess about a thousand times: compile the sources once first
+# (machines that set PYTHONDONTWRITEBYTECODE, as CI images often do, would recompile them every time).
 test: install-dev lint
+	@$(BIN)/python -m compileall -q -j 0 reconciler providers tests scripts benchmarks > /dev/null
 	@set -e; pgdir=$$(mktemp -d /tmp/authctl-pg.XXXXXX); chmod 755 $$pgdir; \
 	trap 'scripts/postgres.sh stop '$$pgdir EXIT; \
 	url=$$(scripts/postgres.sh start $$pgdir); \
