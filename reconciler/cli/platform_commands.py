@@ -289,7 +289,7 @@ def _health_schedule(served: Any, interval: float) -> Any:
     """The scheduled checks of ``authctl platform serve --health-interval`` (started; the caller stops them)."""
     from reconciler.served.health_schedule import HealthSchedule
 
-    return HealthSchedule(served.worker, served.gateway, interval).start()
+    return HealthSchedule(served.worker.get(), served.gateway, interval).start()
 
 
 COMMANDS = [platform]

@@ -21,6 +21,7 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -34,7 +35,7 @@ from reconciler.lytics_wire import ErrorCode
 from reconciler.platform import Platform
 from reconciler.platform.rules import DeleteMode
 from reconciler.served import envelopes
-from reconciler.served.context import Call, Served
+from reconciler.served.context import Call, LazyWorker, Served
 from reconciler.served.envelopes import ApiFailure, internal_failure, new_request_id, request_id_of
 from reconciler.served.faults import Faults, FaultSettings
 from reconciler.served.gateway import PlatformGateway
@@ -42,6 +43,9 @@ from reconciler.served.inputs import parse_json_object, read_body, too_large
 from reconciler.served.openapi import OPENAPI_PATH, openapi_document, openapi_json
 from reconciler.served.routes import OPERATIONS, Operation
 from reconciler.workspace import Workspace
+
+if TYPE_CHECKING:
+    from reconciler.oauth.worker import ProviderWorker
 
 log = logging.getLogger("authctl.served")
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -212,14 +216,17 @@ def create_app(platform: Platform, catalog: Catalog, settings: ServeSettings, *,
 
     With ``workspace`` (its ``oauth_clients`` and ``provider_overrides``) the server runs
     provider checks, refreshes and revocations where the credentials are (served/credentials.py);
-    ``.served.worker`` is that worker (``authctl platform serve --health-interval`` schedules it).
+    ``.served.worker`` builds that worker on first use (``authctl platform serve --health-interval`` schedules it).
     """
     gateway = PlatformGateway(platform)
     worker = None
     if workspace is not None:
-        from reconciler.served.credentials import served_worker
+        def build() -> ProviderWorker:
+            from reconciler.served.credentials import served_worker
 
-        worker = served_worker(gateway, catalog, workspace)
+            return served_worker(gateway, catalog, workspace)
+
+        worker = LazyWorker(build)
     served = Served(gateway, catalog, settings.account_id, settings.mode, worker)
     faults = Faults(settings.faults)
     document = openapi_json(openapi_document(OPERATIONS, catalog))

@@ -7,6 +7,7 @@ the OpenAPI document, and the envelope is written in one place (app.py).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,32 @@ if TYPE_CHECKING:
 API_OWNER = "api"  # who owns what an API call creates when the request names no user_id
 
 
+class LazyWorker:
+    """The credential worker, built on first use.
+
+    Its import brings authlib and httpx2 (0.3 s): a server that is never asked for a
+    check, a refresh or an OAuth revocation (most test and benchmark servers) never pays it.
+    """
+
+    def __init__(self, build: Callable[[], ProviderWorker]) -> None:
+        self._build = build
+        self._worker: ProviderWorker | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> ProviderWorker:
+        with self._lock:
+            if self._worker is None:
+                self._worker = self._build()
+            return self._worker
+
+    def close(self) -> None:
+        """Close the worker's HTTP client, if a worker was ever built."""
+        with self._lock:
+            worker = self._worker
+        if worker is not None:
+            worker.close()
+
+
 @dataclass(frozen=True)
 class Served:
     """The platform being served and the settings every handler needs."""
@@ -32,7 +59,7 @@ class Served:
     account_id: str = "acct-local"
     mode: DeleteMode = "guarded"
     # Provider checks, refreshes and revocations (served/credentials.py); None: the server has no workspace.
-    worker: ProviderWorker | None = None
+    worker: LazyWorker | None = None
 
 
 @dataclass(frozen=True)

@@ -11,18 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 
 from reconciler.catalog import Catalog
 from reconciler.errors import NotFoundError
-from reconciler.oauth.worker import ProviderWorker
 from reconciler.platform import AuthRecord, Platform
 from reconciler.served.context import Served
 from reconciler.served.gateway import AUTH_REFUSALS, PlatformGateway
 from reconciler.vocabulary import Health
 from reconciler.workspace import Workspace
+
+if TYPE_CHECKING:  # imported when the first worker is built (served/context.py: LazyWorker)
+    from reconciler.oauth.worker import ProviderWorker
 
 
 class GatewayStore:
@@ -60,6 +62,8 @@ class GatewayStore:
 
 
 def served_worker(gateway: PlatformGateway, catalog: Catalog, workspace: Workspace) -> ProviderWorker:
+    from reconciler.oauth.worker import ProviderWorker
+
     return ProviderWorker(GatewayStore(gateway), catalog, workspace)
 
 
@@ -78,11 +82,11 @@ def _revocable(platform: Platform, served: Served, auth_id: str) -> bool:
 
 async def revocation_warnings(served: Served, auth_id: str) -> list[str]:
     """Revoke an OAuth grant's tokens before its delete; the warning when that failed (the delete goes on)."""
-    worker = served.worker
-    if worker is None:
+    if served.worker is None:
         return []
     if not await served.gateway.run(lambda p: _revocable(p, served, auth_id), AUTH_REFUSALS):
         return []
+    worker = await run_in_threadpool(served.worker.get)
     warning = await run_in_threadpool(worker.revoke_tokens, auth_id)
     return [warning] if warning else []
 

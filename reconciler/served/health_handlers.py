@@ -11,6 +11,7 @@ built in code) runs no provider work: 404 NOTFOUND, as a platform without the en
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
 
@@ -25,11 +26,13 @@ from reconciler.lytics_wire import (
     RefreshReportOut,
     RefreshReportsOut,
 )
-from reconciler.oauth.worker import NOT_ON_PLATFORM, ProviderWorker
 from reconciler.served.context import Call, Reply, Served
 from reconciler.served.envelopes import ApiFailure
 from reconciler.served.gateway import AUTH_REFUSALS, translate
 from reconciler.served.inputs import parse_model
+
+if TYPE_CHECKING:  # imported when the first worker is built (served/context.py: LazyWorker)
+    from reconciler.oauth.worker import ProviderWorker
 
 
 def _missing(asked: list[str], reports: Sequence[HealthReport | RefreshReport]) -> list[str]:
@@ -41,7 +44,7 @@ def _worker(served: Served) -> ProviderWorker:
     if served.worker is None:
         raise ApiFailure(404, ErrorCode.NOTFOUND, "this server runs no provider checks (it was started without a "
                                                   "workspace)")
-    return served.worker
+    return served.worker.get()
 
 
 async def health_check(served: Served, call: Call) -> Reply:
@@ -63,6 +66,8 @@ async def refresh(served: Served, call: Call) -> Reply:
         reports = await run_in_threadpool(worker.refresh_tokens, body.auth_ids, body.force)
     except PlatformError as exc:
         raise translate(exc, AUTH_REFUSALS) from None
+    from reconciler.oauth.worker import NOT_ON_PLATFORM
+
     known = [r for r in reports if r.reason != NOT_ON_PLATFORM]
     return Reply(RefreshReportsOut(missing_ids=_missing(body.auth_ids, known), reports=[RefreshReportOut(
         auth_id=r.auth_id, outcome=r.outcome, reason=r.reason, token_expires_at=r.token_expires_at,
