@@ -57,8 +57,20 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 MAX_TIMEOUT_SECONDS = 600
 
 
+def reference_only(value: Any, code: str, what: str) -> Any:
+    """A setting that holds a secret takes a reference (``{env: ...}``/``{file: ...}``), never ``what`` itself.
+
+    Runs before the model parses the value, so a pasted secret is refused without being shown.
+    """
+    if value is not None and not isinstance(value, dict):
+        raise PydanticCustomError(code, f"must be a reference, {{env: VARIABLE}} or {{file: PATH}}, never {what} "
+                                        "itself (the value is not shown)")
+    return value
+
+
 class TokenReference(_Strict):
-    """Where the Lytics API token is: ``{env: NAME}`` or ``{file: PATH}``, as credentials in manifests.
+    """Where a secret setting's value is (the Lytics API token, an OAuth client secret): ``{env: NAME}`` or
+    ``{file: PATH}``, as credentials in manifests.
 
     A file follows the manifests' rules (inside the workspace or a ``secret_dirs`` folder).
     """
@@ -123,10 +135,7 @@ class BackendSettings(_Strict):
     @field_validator("token", mode="before")
     @classmethod
     def _a_reference(cls, value: Any) -> Any:
-        if value is not None and not isinstance(value, dict):
-            raise PydanticCustomError("literal_token", "must be a reference, {env: VARIABLE} or {file: PATH}, "
-                                                       "never the token itself (the value is not shown)")
-        return value
+        return reference_only(value, "literal_token", "the token")
 
     @field_validator("token_env")
     @classmethod
@@ -271,10 +280,7 @@ class OAuthClientSettings(_Strict):
     @field_validator("client_secret", mode="before")
     @classmethod
     def _a_reference(cls, value: Any) -> Any:
-        if value is not None and not isinstance(value, dict):
-            raise PydanticCustomError("literal_secret", "must be a reference, {env: VARIABLE} or {file: PATH}, "
-                                                        "never the secret itself (the value is not shown)")
-        return value
+        return reference_only(value, "literal_secret", "the secret")
 
 
 class ProviderOverride(_Strict):
