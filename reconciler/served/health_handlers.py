@@ -11,7 +11,6 @@ built in code) runs no provider work: 404 NOTFOUND, as a platform without the en
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
 
@@ -26,13 +25,10 @@ from reconciler.lytics_wire import (
     RefreshReportOut,
     RefreshReportsOut,
 )
-from reconciler.served.context import Call, Reply, Served
+from reconciler.served.context import Call, LazyWorker, Reply, Served
 from reconciler.served.envelopes import ApiFailure
 from reconciler.served.gateway import AUTH_REFUSALS, translate
 from reconciler.served.inputs import parse_model
-
-if TYPE_CHECKING:  # imported when the first worker is built (served/context.py: LazyWorker)
-    from reconciler.oauth.worker import ProviderWorker
 
 
 def _missing(asked: list[str], reports: Sequence[HealthReport | RefreshReport]) -> list[str]:
@@ -40,18 +36,19 @@ def _missing(asked: list[str], reports: Sequence[HealthReport | RefreshReport]) 
     return [auth_id for auth_id in dict.fromkeys(asked) if auth_id not in seen]
 
 
-def _worker(served: Served) -> ProviderWorker:
+def _worker(served: Served) -> LazyWorker:
+    """The server's worker, still unbuilt: handlers build it in the thread pool (the import takes 0.3 s)."""
     if served.worker is None:
         raise ApiFailure(404, ErrorCode.NOTFOUND, "this server runs no provider checks (it was started without a "
                                                   "workspace)")
-    return served.worker.get()
+    return served.worker
 
 
 async def health_check(served: Served, call: Call) -> Reply:
     body = parse_model(HealthCheckIn, call.body or {}, ErrorCode.AUTH_BADREQ)
     worker = _worker(served)
     try:
-        reports = await run_in_threadpool(worker.check_health, body.auth_ids, body.concurrency)
+        reports = await run_in_threadpool(lambda: worker.get().check_health(body.auth_ids, body.concurrency))
     except PlatformError as exc:
         raise translate(exc, AUTH_REFUSALS) from None
     return Reply(HealthReportsOut(missing_ids=_missing(body.auth_ids, reports), reports=[HealthReportOut(
@@ -63,7 +60,7 @@ async def refresh(served: Served, call: Call) -> Reply:
     body = parse_model(RefreshIn, call.body or {}, ErrorCode.AUTH_BADREQ)
     worker = _worker(served)
     try:
-        reports = await run_in_threadpool(worker.refresh_tokens, body.auth_ids, body.force)
+        reports = await run_in_threadpool(lambda: worker.get().refresh_tokens(body.auth_ids, body.force))
     except PlatformError as exc:
         raise translate(exc, AUTH_REFUSALS) from None
     from reconciler.oauth.worker import NOT_ON_PLATFORM
