@@ -304,11 +304,10 @@ class ProviderOverride(_Strict):
 
 def check_endpoint_url(value: str) -> str:
     """An OAuth or API endpoint: like ``backend.url`` but a query is allowed (some authorize URLs carry one)."""
-    from urllib.parse import urlsplit
-
-    query = urlsplit(value.strip()).query if "?" in value else ""
-    base = value.strip().split("?", 1)[0] if query else value
-    checked = check_api_url(base)
+    base, _, query = value.strip().partition("?")
+    checked = check_api_url(base)  # refuses a fragment written before any query
+    if "#" in query:
+        raise PydanticCustomError("api_url", "must not hold a fragment (the value is not shown)")
     return f"{checked}?{query}" if query else checked
 
 

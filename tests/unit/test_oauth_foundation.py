@@ -49,6 +49,11 @@ def test_overrides_replace_each_endpoint_and_rebase_api_calls() -> None:
     assert api_url(settings, "facebook", "https://graph.facebook.com/me") == "https://graph.facebook.com/me"
 
 
+def test_an_authorize_url_may_carry_a_query() -> None:
+    settings = _settings(provider_overrides={"x": {"authorization_url": " https://a.example/auth?app_id=7 "}})
+    assert settings.provider_overrides["x"].authorization_url == "https://a.example/auth?app_id=7"
+
+
 def test_a_method_that_is_not_oauth_has_no_endpoints() -> None:
     catalog = load_catalog()
     method = catalog.method("pinterest", "capi_token")
@@ -57,7 +62,8 @@ def test_a_method_that_is_not_oauth_has_no_endpoints() -> None:
         oauth_endpoints(_settings(), "pinterest", method)
 
 
-@pytest.mark.parametrize("url", ["http://example.com/token", "ftp://127.0.0.1/x", "http://u:p@127.0.0.1/x"])
+@pytest.mark.parametrize("url", ["http://example.com/token", "ftp://127.0.0.1/x", "http://u:p@127.0.0.1/x",
+                                 "https://a.example/auth?x=1#part", "https://a.example/auth#part"])
 def test_override_urls_are_checked_like_the_api_url(url: str) -> None:
     with pytest.raises(ValueError):
         _settings(provider_overrides={"x": {"token_url": url}})
