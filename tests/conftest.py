@@ -6,6 +6,8 @@
   (``NO_COLOR=1``) and tables are 200 columns wide so assertions see plain, unwrapped text.
   ``env`` entries are added to (not replacing) the current environment; a value of ``None``
   removes that variable.
+  Each run is forked from a zygote that imported the CLI once (``cli_forkserver``: still a
+  process of its own per run; ``AUTHCTL_TEST_FORKSERVER=0`` starts a fresh interpreter each time).
 - ``make_workspace(files, settings="")``: writes a workspace under ``tmp_path`` and returns
   its root. ``files`` maps relative paths to ``str`` (written as UTF-8) or ``bytes``;
   ``settings`` is the text of ``authctl.yaml`` (``None`` writes no authctl.yaml).
@@ -23,6 +25,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
+
+import cli_forkserver
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,6 +49,11 @@ def _run_cli(*args: str | os.PathLike[str], cwd: Path | str | None = None,
             environ.pop(key, None)
         else:
             environ[key] = value
+    if cli_forkserver.enabled(environ):
+        forked = cli_forkserver.run([str(arg) for arg in args], cwd=cwd, environ=environ, input=input,
+                                    timeout=timeout)
+        if forked is not None:
+            return forked
     return subprocess.run(
         [sys.executable, "-m", "reconciler", *map(str, args)],
         cwd=cwd, env=environ, input=input, capture_output=True, text=True,
@@ -81,3 +90,8 @@ def make_workspace(tmp_path: Path) -> WorkspaceMaker:
         return write_workspace(tmp_path / name, files, settings)
 
     return make
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop this pytest process's CLI fork server (started by the first ``run_cli``)."""
+    cli_forkserver.ZYGOTE.stop()
