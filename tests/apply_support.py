@@ -21,7 +21,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+import cli_forkserver
 from reconciler.backends.local import open_local_platform
 from reconciler.vocabulary import Access
 from reconciler.catalog import load_catalog
@@ -96,7 +97,7 @@ def cli_env(extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
 class Running:
     """A CLI subprocess started with :func:`start_cli`; output goes to two files."""
 
-    proc: subprocess.Popen[bytes]
+    proc: subprocess.Popen[bytes] | cli_forkserver.ForkedProcess
     out_path: Path
     err_path: Path
     started: float = field(default_factory=time.monotonic)
@@ -140,8 +141,7 @@ def start_cli(*args: str | os.PathLike[str], cwd: Path, env: Mapping[str, str | 
     stamp = f"{tag}-{time.monotonic_ns()}"
     out_path, err_path = logs / f"{stamp}.out", logs / f"{stamp}.err"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "reconciler", *map(str, args)], cwd=cwd, env=cli_env(env),
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
+        proc = cli_forkserver.start(args, cwd=cwd, environ=cli_env(env), stdout=out.fileno(), stderr=err.fileno())
     return Running(proc, out_path, err_path)
 
 

@@ -49,6 +49,7 @@ PRELOAD = (
     "reconciler.session", "reconciler.backends.local", "reconciler.backends.lytics", "reconciler.state.store",
     "reconciler.platform.store", "reconciler.apply.executor", "reconciler.manifest.loader",
     "reconciler.render.plan_text", "reconciler.render.plan_markdown", "reconciler.render.plan_json",
+    "reconciler.served.app", "reconciler.served.server", "uvicorn", "starlette.applications",
     "sqlalchemy", "sqlalchemy.dialects.sqlite", "httpx2", "deepdiff", "jinja2", "yaml", "rich.console",
 )
 _HEADER = struct.Struct("!I")
@@ -116,32 +117,112 @@ def enabled(environ: Mapping[str, str]) -> bool:
 
 def run(args: Sequence[str], *, cwd: str | os.PathLike[str] | None, environ: Mapping[str, str],
         input: str | None, timeout: float) -> subprocess.CompletedProcess[str] | None:
-    """Run ``authctl ARGS`` forked from the zygote; None when no zygote is available (run it fresh)."""
-    path = ZYGOTE.socket_path()
-    if path is None:
-        return None
-    command = [sys.executable, "-m", "reconciler", *args]
+    """``subprocess.run`` of ``authctl ARGS``, forked from the zygote; None when there is no zygote (run fresh)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, _stdin(input) as stdin_fd:
-        request = json.dumps({"args": list(args), "cwd": os.path.abspath(cwd or os.getcwd()),
-                              "env": dict(environ)}).encode()
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.connect(path)
-            message = _HEADER.pack(len(request)) + request
-            sent = socket.send_fds(conn, [message], [stdin_fd, out.fileno(), err.fileno()])
-            conn.sendall(message[sent:])
-            conn.settimeout(timeout)
-            try:
-                pid = _INT.unpack(_receive_exactly(conn, _INT.size))[0]
-                code = _INT.unpack(_receive_exactly(conn, _INT.size))[0]
-            except (TimeoutError, socket.timeout):
-                if "pid" in locals():
-                    _kill(pid)
-                raise subprocess.TimeoutExpired(command, timeout) from None
+        process = popen(args, cwd=cwd, environ=environ, stdin=stdin_fd, stdout=out.fileno(), stderr=err.fileno())
+        if process is None:
+            return None
+        try:
+            code = process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise
         out.seek(0)
         err.seek(0)
         stdout = out.read().decode("utf-8", errors="replace")
         stderr = err.read().decode("utf-8", errors="replace")
-    return subprocess.CompletedProcess(command, code, stdout, stderr)
+    return subprocess.CompletedProcess(process.args, code, stdout, stderr)
+
+
+def popen(args: Sequence[str], *, cwd: str | os.PathLike[str] | None, environ: Mapping[str, str], stdin: int,
+          stdout: int, stderr: int, start_new_session: bool = False) -> ForkedProcess | None:
+    """``subprocess.Popen`` of ``authctl ARGS`` on these descriptors; None when there is no zygote."""
+    path = ZYGOTE.socket_path()
+    if path is None:
+        return None
+    request = json.dumps({"args": [str(arg) for arg in args], "cwd": os.path.abspath(cwd or os.getcwd()),
+                          "env": dict(environ), "new_session": start_new_session}).encode()
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(path)
+        message = _HEADER.pack(len(request)) + request
+        sent = socket.send_fds(conn, [message], [stdin, stdout, stderr])
+        conn.sendall(message[sent:])
+        pid = _INT.unpack(_receive_exactly(conn, _INT.size))[0]
+    except BaseException:
+        conn.close()
+        raise
+    return ForkedProcess([sys.executable, "-m", "reconciler", *map(str, args)], pid, conn)
+
+
+def start(args: Sequence[str], *, cwd: str | os.PathLike[str] | None, environ: Mapping[str, str], stdout: int,
+          stderr: int, start_new_session: bool = True) -> ForkedProcess | subprocess.Popen[bytes]:
+    """A background ``authctl ARGS`` with stdin closed: forked when it may be, else a fresh interpreter."""
+    if enabled(environ):
+        with open(os.devnull, "rb") as devnull:
+            process = popen(args, cwd=cwd, environ=environ, stdin=devnull.fileno(), stdout=stdout, stderr=stderr,
+                            start_new_session=start_new_session)
+        if process is not None:
+            return process
+    return subprocess.Popen([sys.executable, "-m", "reconciler", *map(str, args)], cwd=cwd, env=dict(environ),
+                            stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                            start_new_session=start_new_session)
+
+
+class ForkedProcess:
+    """The part of ``subprocess.Popen`` the tests use, for a run forked from the zygote.
+
+    ``pid`` is the run's own pid (signal it, stop it, kill its group); the exit status
+    arrives from its monitor over the connection, negative when a signal ended it.
+    """
+
+    def __init__(self, args: list[str], pid: int, conn: socket.socket) -> None:
+        self.args = args
+        self.pid = pid
+        self.returncode: int | None = None
+        self._conn = conn
+        self._received = b""
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self._conn.setblocking(False)
+            try:
+                self._take(self._conn.recv(_INT.size - len(self._received)))
+            except BlockingIOError:
+                pass
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            self._conn.settimeout(timeout)
+            try:
+                while self.returncode is None:
+                    self._take(self._conn.recv(_INT.size - len(self._received)))
+            except (TimeoutError, socket.timeout):
+                raise subprocess.TimeoutExpired(self.args, timeout or 0) from None
+        return self.returncode
+
+    def _take(self, chunk: bytes) -> None:
+        if not chunk:
+            raise ConnectionError(f"the fork server's monitor of pid {self.pid} ended without its exit status")
+        self._received += chunk
+        if len(self._received) == _INT.size:
+            self.returncode = _INT.unpack(self._received)[0]
+            self._conn.close()
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
 
 
 class _stdin:
@@ -163,13 +244,6 @@ class _stdin:
     def __exit__(self, *exc: object) -> None:
         if self._file is not None:
             self._file.close()  # type: ignore[attr-defined]
-
-
-def _kill(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _receive_exactly(conn: socket.socket, size: int) -> bytes:
@@ -236,6 +310,9 @@ def _runner(request: dict, fds: list[int]) -> None:
     import atexit
     import io
 
+    if request.get("new_session"):
+        os.setsid()  # as Popen(start_new_session=True): killpg(pid) reaches the run and what it forks
+
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
     for fd in fds:
@@ -250,11 +327,14 @@ def _runner(request: dict, fds: list[int]) -> None:
     encoding, _, errors = os.environ.get("PYTHONIOENCODING", "").partition(":")
     encoding = encoding or "utf-8"
 
+    unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))
+
     def stream(fd: int, mode: str, errors_default: str) -> io.TextIOWrapper:
         raw = io.FileIO(fd, mode, closefd=False)
         buffered = io.BufferedReader(raw) if mode == "r" else io.BufferedWriter(raw)
         return io.TextIOWrapper(buffered, encoding=encoding, errors=errors or errors_default,
-                                line_buffering=fd == 2 or (fd == 1 and raw.isatty()), write_through=fd == 2)
+                                line_buffering=fd == 2 or (fd == 1 and raw.isatty()),
+                                write_through=fd == 2 or (fd == 1 and unbuffered))
 
     sys.stdin = sys.__stdin__ = stream(0, "r", "strict")
     sys.stdout = sys.__stdout__ = stream(1, "w", "strict")

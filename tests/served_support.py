@@ -20,7 +20,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -29,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx2
+
+import cli_forkserver
 
 from apply_support import cli_env
 
@@ -43,7 +44,7 @@ class Served:
 
     url: str
     token: str = field(repr=False)
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | cli_forkserver.ForkedProcess
     stdout_path: Path
     stderr_path: Path
     _final: tuple[str, str] | None = None
@@ -78,7 +79,7 @@ def _read(path: Path) -> str:
         return ""
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
+def _kill_group(process: subprocess.Popen[bytes] | cli_forkserver.ForkedProcess) -> None:
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -98,10 +99,9 @@ def serve_platform(workspace_root: Path, *, token: str, extra_args: Sequence[str
     with tempfile.TemporaryDirectory(prefix="authctl-serve-") as logs:
         stdout_path, stderr_path = Path(logs) / "stdout.txt", Path(logs) / "stderr.txt"
         with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "reconciler", "platform", "serve", "-w", str(workspace_root), "--port", "0",
-                 *extra_args],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=server_env(token, env), start_new_session=True)
+            process = cli_forkserver.start(
+                ["platform", "serve", "-w", str(workspace_root), "--port", "0", *extra_args], cwd=None,
+                environ=server_env(token, env), stdout=out.fileno(), stderr=err.fileno())
         served = Served("", token, process, stdout_path, stderr_path)
         try:
             served.url = _wait_for_url(served)
