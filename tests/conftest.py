@@ -1,6 +1,6 @@
 """Fixtures shared by every test folder. Keep this file small and generic.
 
-- ``run_cli(*args, cwd=None, env=None, input=None)``: runs ``python -m reconciler ARGS`` as a
+- ``run_cli(*args, cwd=None, env=None, input=None)`` (from ``cli_runner.py``): runs ``python -m reconciler ARGS`` as a
   real subprocess with the venv's interpreter and returns the ``CompletedProcess`` (text
   mode, stdout/stderr captured, never raises on a non-zero exit). Colour is off
   (``NO_COLOR=1``) and tables are 200 columns wide so assertions see plain, unwrapped text.
@@ -18,68 +18,28 @@ fixture below), so platforms use the key file beside their database unless a tes
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 import cli_forkserver
+from cli_runner import CliRunner, WorkspaceMaker, run_cli as _run_cli, write_workspace
+
+__all__ = ["CliRunner", "WorkspaceMaker", "_run_cli", "write_workspace"]  # older imports of these from conftest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
 
 @pytest.fixture(autouse=True)
 def _no_platform_key_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AUTHCTL_PLATFORM_KEY", raising=False)
 
 
-CliRunner = Callable[..., "subprocess.CompletedProcess[str]"]
-WorkspaceMaker = Callable[..., Path]
-
-
-def _run_cli(*args: str | os.PathLike[str], cwd: Path | str | None = None,
-             env: Mapping[str, str | None] | None = None, input: str | None = None,
-             timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    environ = dict(os.environ)
-    environ.update({"NO_COLOR": "1", "COLUMNS": "200", "PYTHONIOENCODING": "utf-8"})
-    for key, value in (env or {}).items():
-        if value is None:
-            environ.pop(key, None)
-        else:
-            environ[key] = value
-    if cli_forkserver.enabled(environ):
-        forked = cli_forkserver.run([str(arg) for arg in args], cwd=cwd, environ=environ, input=input,
-                                    timeout=timeout)
-        if forked is not None:
-            return forked
-    return subprocess.run(
-        [sys.executable, "-m", "reconciler", *map(str, args)],
-        cwd=cwd, env=environ, input=input, capture_output=True, text=True,
-        encoding="utf-8", errors="replace", timeout=timeout, check=False,
-    )
-
-
 @pytest.fixture
 def run_cli() -> CliRunner:
     """``run_cli(*args, cwd=None, env=None, input=None) -> CompletedProcess`` (see module doc)."""
     return _run_cli
-
-
-def write_workspace(root: Path, files: Mapping[str, str | bytes], settings: str | None = "") -> Path:
-    """Write ``authctl.yaml`` (unless ``settings`` is None) and ``files`` under ``root``."""
-    root.mkdir(parents=True, exist_ok=True)
-    if settings is not None:
-        (root / "authctl.yaml").write_text(settings, encoding="utf-8")
-    for relative, content in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content, encoding="utf-8")
-    return root
 
 
 @pytest.fixture

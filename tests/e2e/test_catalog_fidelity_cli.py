@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import textwrap
 
-from conftest import CliRunner, WorkspaceMaker
+from cli_runner import CliRunner, WorkspaceMaker
 
 AUTH = textwrap.dedent("""\
     apiVersion: authctl/v1

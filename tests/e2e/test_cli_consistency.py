@@ -28,7 +28,7 @@ import click
 import pytest
 from apply_support import (PINTEREST_CAPI_VALUES, auth_doc, cli_env, documents, job_doc, open_platform_of,
                            read_world, settings)
-from conftest import _run_cli, write_workspace
+from cli_runner import _run_cli, write_workspace
 
 from reconciler.cli.app import _register_commands, cli
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from apply_support import auth_doc, documents, settings
 from backend_modes import use_backend
-from conftest import CliRunner, WorkspaceMaker
+from cli_runner import CliRunner, WorkspaceMaker
 
 ENV = {"ES_TOKEN": "early-snapshot-token"}
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from apply_support import auth_doc, documents, job_doc, open_platform_of, settings
-from conftest import _run_cli, write_workspace
+from cli_runner import _run_cli, write_workspace
 from markdown_it import MarkdownIt
 
 ENV = {"HT_KEEP": "keep-token", "HT_GONE": "gone-token"}
