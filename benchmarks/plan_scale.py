@@ -382,11 +382,11 @@ def populate(root: str, secret_env: dict[str, str]) -> dict[str, Any]:
     managed_rows: list[dict[str, Any]] = []
     for name, d in desired.authorizations.items():
         fps = fingerprint_authorization(d, key, workspace.root, secret_env)
-        managed_rows.append({"kind": "Authorization", "name": name, "live_id": live_ids[name],
+        managed_rows.append({"namespace": state.namespace, "kind": "Authorization", "name": name, "live_id": live_ids[name],
                              "fingerprints": json.dumps(fps.recorded(), sort_keys=True),
                              "applied": json.dumps({"config": d.config}, sort_keys=True), "applied_at": applied_at})
     fingerprint_seconds = time.perf_counter() - fp_started
-    managed_rows += [{"kind": "Job", "name": name, "live_id": job_id, "fingerprints": "{}", "applied": "{}",
+    managed_rows += [{"namespace": state.namespace, "kind": "Job", "name": name, "live_id": job_id, "fingerprints": "{}", "applied": "{}",
                       "applied_at": applied_at} for name, job_id in job_ids.items()]
     with state._db.engine.begin() as conn:
         conn.execute(insert(_managed), managed_rows)

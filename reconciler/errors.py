@@ -12,9 +12,13 @@ The tree (``tests/unit/test_errors.py`` keeps this drawing true)::
 
     AuthctlError                    base; exit code 1 unless stated
     ├── UsageError                  bad command-line usage
-    │   └── PlanFileError           a saved plan file cannot be read back
+    │   ├── PlanFileError           a saved plan file cannot be read back
+    │   ├── SnapshotFileError       a live snapshot file cannot be read, or is not for this plan (workspace, age)
+    │   ├── ExportOverwriteError    export would overwrite existing files (without --force); nothing written
+    │   └── AmbiguousMatchError     import --all-matching cannot tell which live object a manifest means
     ├── WorkspaceError              missing/invalid authctl.yaml or workspace folder
     ├── ManifestError               invalid manifests; carries .diagnostics
+    │   └── PolicyError             the manifests break a policy rule of authctl.yaml set as an error
     ├── CatalogError                a broken provider catalog file
     ├── SecretError                 a secret reference that cannot be resolved
     ├── OAuthError                  login, reauth or refresh failed (denied, state or PKCE mismatch, refused grant)
@@ -23,7 +27,6 @@ The tree (``tests/unit/test_errors.py`` keeps this drawing true)::
     ├── StateError                  the state store cannot be used
     │   ├── LockHeldError           another process holds the apply lock
     │   ├── LineageMismatchError    state belongs to another workspace
-    │   │   └── EnvironmentMismatchError  state was applied with another environment
     │   ├── RecoveryError           an interrupted apply left a step authctl cannot settle by proof
     │   └── SchemaVersionError      database written by a newer authctl
     ├── PlatformError               the embedded platform refused an operation
@@ -78,6 +81,18 @@ class PlanFileError(UsageError):
     """A saved plan file cannot be read back (missing, not JSON, wrong version or shape)."""
 
 
+class SnapshotFileError(UsageError):
+    """A live snapshot file (``plan --snapshot``) cannot be read, or belongs to another workspace or is too old."""
+
+
+class ExportOverwriteError(UsageError):
+    """``authctl export -o DIR`` would overwrite files there (without ``--force``); nothing was written."""
+
+
+class AmbiguousMatchError(UsageError):
+    """``authctl import --all-matching`` found manifests and live objects that match in more than one way."""
+
+
 class WorkspaceError(AuthctlError):
     """The workspace folder or its authctl.yaml cannot be used."""
 
@@ -90,6 +105,17 @@ class ManifestError(AuthctlError):
         errors = sum(1 for d in self.diagnostics if d.severity is Severity.ERROR)
         noun = "error" if errors == 1 else "errors"
         super().__init__(f"{errors} {noun} in the manifests")
+
+
+class PolicyError(ManifestError):
+    """The manifests break a rule of ``policy.rules`` in authctl.yaml whose severity is error."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        super().__init__(diagnostics)
+        errors = sum(1 for d in self.diagnostics if d.severity is Severity.ERROR)
+        self.message = (f"{errors} policy {'violation' if errors == 1 else 'violations'} of rules set as errors "
+                        "(policy.rules in authctl.yaml)")
+        self.args = (self.message,)
 
 
 class CatalogError(AuthctlError):
@@ -119,18 +145,14 @@ class StateError(AuthctlError):
 class LockHeldError(StateError):
     """Another process holds the apply lock."""
 
-    def __init__(self, message: str, *, lock_id: str = "", holder: str = "") -> None:
-        super().__init__(message, hint=f"if that process is gone: authctl force-unlock {lock_id}")
+    def __init__(self, message: str, *, lock_id: str = "", holder: str = "", hint: str = "") -> None:
+        super().__init__(message, hint=hint or f"if that process is gone: authctl force-unlock {lock_id}")
         self.lock_id = lock_id
         self.holder = holder
 
 
 class LineageMismatchError(StateError):
     """The state store belongs to another workspace."""
-
-
-class EnvironmentMismatchError(LineageMismatchError):
-    """The state store was applied with another environment (``--env``)."""
 
 
 class RecoveryError(StateError):

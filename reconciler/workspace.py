@@ -20,6 +20,7 @@ from pydantic_core import PydanticCustomError
 from reconciler.discovery import Discovery, discover
 from reconciler.errors import WorkspaceError
 from reconciler.file_reads import FileRefused, describe_size, limit_text, read_regular_file
+from reconciler.policy.rules import PolicyRule
 from reconciler.suggestions import did_you_mean
 from reconciler.yaml_with_lines import NESTED_TOO_DEEPLY, StrictLoader, line_of, nesting_line, yaml_error_line
 
@@ -40,8 +41,8 @@ class EnvironmentSettings(_Strict):
     """One environment (``--env NAME``): variables for Jinja2 rendering, and its own platform and state.
 
     An environment with its own ``state`` (and ``backend``) cannot touch another's objects;
-    environments that share a state store are refused when they alternate (the state
-    records the environment it was applied with).
+    environments that share a state store each get a namespace of their own in it (named
+    after the environment), so neither ever reads, replaces or deletes the other's records.
     """
 
     vars: dict[str, Any] = Field(default_factory=dict)
@@ -208,9 +209,10 @@ MAX_EXPIRY_WARNING_DAYS = 3650  # ten years; far beyond, "now + days" overflows 
 
 
 class PolicySettings(_Strict):
-    """Knobs for warnings and guards."""
+    """Knobs for warnings and guards, and the rules the manifests must follow (reconciler/policy/)."""
 
     expiry_warning_days: int = 14
+    rules: list[PolicyRule] = Field(default_factory=list)
 
     @field_validator("expiry_warning_days")
     @classmethod
@@ -341,13 +343,14 @@ class Settings(_Strict):
 
 @dataclass(frozen=True)
 class WorkspaceIdentity:
-    """Who may use a state store: a workspace (by name, or by folder when unnamed) and an environment.
+    """Who may use a state store: a workspace (by name, or by folder when unnamed), and in which environment.
 
-    The state records it at first use. Any other identity is refused, because a plan
-    against another workspace's (or environment's) state sees that workspace's objects
-    as "no longer in the manifests" and deletes or replaces them. ``root`` is compared
-    only for unnamed workspaces (a named one may be checked out anywhere, as CI does);
-    ``None`` means "not known" and is neither compared nor recorded.
+    The state records the workspace at first use. Any other workspace is refused, because
+    a plan against another workspace's state sees that workspace's objects as "no longer
+    in the manifests" and deletes or replaces them. The environment picks the namespace
+    within the store (each environment has its own). ``root`` is compared only for
+    unnamed workspaces (a named one may be checked out anywhere, as CI does); ``None``
+    means "not known" and is neither compared nor recorded.
     """
 
     name: str | None
@@ -359,8 +362,8 @@ class WorkspaceIdentity:
         return f"{who}, environment {self.environment!r}" if self.environment else who
 
     def meta_rows(self) -> dict[str, str]:
-        """The ``state_meta`` rows that record this identity."""
-        rows = {"workspace": self.name or "", "environment": self.environment or ""}
+        """The ``state_meta`` rows that record this identity's workspace (the environment is a namespace)."""
+        rows = {"workspace": self.name or ""}
         if self.root is not None:
             rows["workspace_root"] = self.root
         return rows
@@ -480,9 +483,41 @@ def load_workspace(root: Path | str, environment: str | None = None) -> Workspac
     settings = _read_settings(settings_path)
     env = environment or settings.default_environment
     if env is not None and env not in settings.environments:
-        known = ", ".join(sorted(settings.environments)) or "none defined"
-        raise WorkspaceError(f"{SETTINGS_FILE}: unknown environment {env!r} (environments: {known})")
+        raise _unknown_environment(settings_path, settings, env, from_default=not environment)
     return Workspace(root=root, settings=settings, environment=env)
+
+
+def _unknown_environment(path: Path, settings: Settings, env: str, *, from_default: bool) -> WorkspaceError:
+    """``--env`` (or ``default_environment``) names no environment: say where they are declared, and which exist.
+
+    Pointed at the ``environments`` line for ``--env``, at ``default_environment`` for that
+    setting (the file is read again for the line: this is the error path only).
+    """
+    known = sorted(settings.environments)
+    field = "default_environment" if from_default else "environments"
+    line = _setting_line(path, field)
+    where = f"{path.name}:{line}: {field}" if line else path.name
+    listed = ", ".join(known) or "none defined"
+    message = f"{where}: unknown environment {env!r} (environments: {listed})" + did_you_mean(env, known)
+    if not known:
+        hint = f"declare it under environments: in {path.name}"
+    elif from_default:
+        hint = f"set default_environment to one of {listed}, or declare environments.{env}"
+    else:
+        hint = f"pass --env with one of {listed}, or declare environments.{env} in {path.name}"
+    return WorkspaceError(message, hint=hint)
+
+
+def _setting_line(path: Path, key: str) -> int:
+    """The line of top-level ``key`` in the settings file, or 0 when it is not there."""
+    try:
+        node = yaml.compose(read_regular_file(path, MAX_SETTINGS_BYTES).decode("utf-8"), Loader=_SafeLoader)
+    except (OSError, FileRefused, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        return 0
+    if not isinstance(node, yaml.MappingNode) or not any(
+            isinstance(k, yaml.ScalarNode) and k.value == key for k, _ in node.value):
+        return 0
+    return line_of(node, (key,))
 
 
 def _read_settings(path: Path) -> Settings:

@@ -34,8 +34,8 @@ def _split(address: str) -> tuple[ObjectKind | None, str]:
     return kind, bare
 
 
-def _address(workspace: Workspace, name: str) -> tuple[ObjectKind, str]:
-    """An address or a bare manifest name, resolved against the manifests."""
+def _address(workspace: Workspace, name: str) -> tuple[ObjectKind, str, Any]:
+    """An address or a bare manifest name, resolved against the manifests (which are returned too)."""
     from reconciler.manifest import load_desired
 
     wanted, bare = _split(name)
@@ -48,28 +48,52 @@ def _address(workspace: Workspace, name: str) -> tuple[ObjectKind, str]:
     if len(kinds) > 1:
         raise UsageError(f"both an authorization and a job are named {bare!r}: say Authorization/{bare} "
                          f"or Job/{bare}")
-    return kinds[0], bare
+    return kinds[0], bare, desired
 
 
 @click.command("import")
-@click.argument("name")
-@click.argument("live_ref", metavar="LIVE")
+@click.argument("name", required=False)
+@click.argument("live_ref", metavar="[LIVE]", required=False)
+@click.option("--all-matching", is_flag=True,
+              help="Import every live object not managed yet whose label (authorization) or name (job) matches a "
+                   "manifest; shows them and asks first.")
+@click.option("--yes", "--auto-approve", "yes", is_flag=True, help="Do not ask for confirmation (--all-matching).")
 @workspace_options
-def import_(name: str, live_ref: str, workspace: Workspace) -> None:
+def import_(name: str | None, live_ref: str | None, all_matching: bool, yes: bool, workspace: Workspace) -> None:
     """Bring the live object LIVE (its id; or an authorization's label, a job's unique name) under the
-    manifest NAME (or authorization/NAME, job/NAME).
+    manifest NAME (or authorization/NAME, job/NAME); or, with --all-matching, every live object that
+    matches a manifest (after `authctl export`).
 
     For an object made outside authctl, or one an interrupted apply made before creation
-    markers existed (recovery names this command). The next plan compares the object with
-    the manifest (a different provider, method or workflow shows as a replace).
+    markers existed (recovery names this command). Importing says the live object is the
+    one the manifest describes: the fingerprints of its config and of every credential set
+    here are recorded, and the next plan compares the rest (a different provider, method or
+    workflow shows as a replace). A credential not set here is not compared until an
+    import records it; importing again records what was missing.
     """
+    if all_matching:
+        if name or live_ref:
+            raise UsageError("import --all-matching finds the live objects itself: give no NAME or LIVE")
+        from reconciler.cli.export_commands import import_all_matching
+
+        import_all_matching(workspace, yes)
+        return
+    if not name or not live_ref:
+        raise UsageError("import needs NAME and LIVE (a manifest name and a live id, label or job name), "
+                         "or --all-matching")
+    _import_one(name, live_ref, workspace)
+
+
+def _import_one(name: str, live_ref: str, workspace: Workspace) -> None:
     from reconciler.backends import open_backend
     from reconciler.clock import utc_now
+    from reconciler.export.matching import imported_record, unrecorded_fields
+    from reconciler.manifest.fingerprints import fingerprint_authorization
     from reconciler.state.access import open_state_store
     from reconciler.state.records import ManagedObject
     from reconciler.state.store import StateStore
 
-    kind, bare = _address(workspace, name)
+    kind, bare, desired = _address(workspace, name)
     address = f"{kind}/{bare}"
     backend = open_backend(workspace, workspace_catalog(workspace), Access.READ)
     try:
@@ -77,24 +101,35 @@ def import_(name: str, live_ref: str, workspace: Workspace) -> None:
     finally:
         backend.close()
     live_id = _live_id(snapshot, kind, live_ref)
+    live = _live_of(snapshot, kind, live_id)
+    missing: list[str] = []
     state = open_state_store(workspace, Access.WRITE)
     assert isinstance(state, StateStore)
     try:
         pending = next((e for e in reversed(state.pending_intents()) if e.address == address and e.action.creates),
                        None)
-        recorded: dict[str, Any] = pending.detail if pending is not None else {}
-        applied = _applied_of(snapshot, kind, live_id, address)
-        obj = ManagedObject(kind, bare, live_id, recorded.get("fingerprints", {}), utc_now(),
-                            recorded.get("applied") or applied)
+        if pending is not None:  # an interrupted create of ours: what it journaled is exact
+            obj = ManagedObject(kind, bare, live_id, pending.detail.get("fingerprints", {}), utc_now(),
+                                pending.detail.get("applied") or imported_record(kind, bare, live, utc_now()).applied)
+        elif kind == AUTH:
+            d = desired.authorizations[bare]
+            fps = fingerprint_authorization(d, state.hmac_key(), workspace.root)
+            previous = state.get(kind, bare)
+            previous = previous if previous is not None and previous.live_id == live_id else None
+            missing = unrecorded_fields(d, fps, previous)
+            obj = imported_record(kind, bare, live, utc_now(), desired=d, fps=fps, previous=previous)
+        else:
+            obj = imported_record(kind, bare, live, utc_now())
         state.adopt(obj, holder=current_user(), reason=JournalOp.IMPORT)
     finally:
         state.close()
     settled = " (this settles the interrupted create)" if pending is not None else ""
     output.stdout().print(terminal_text(f"Imported {live_id} as {address}{settled}."), markup=False)
-    if pending is None and kind == AUTH:
-        output.stdout().print(
-            "authctl has no fingerprints of its config and credentials, so the next plan compares them as "
-            "unknown and may show a replace; review it before applying.", style="yellow", markup=False)
+    if missing:
+        output.stdout().print(terminal_text(
+            f"Not recorded: {', '.join(missing)} (the values are not available here, and the platform never "
+            "returns them): the plan does not compare them until `authctl import` runs again with them set."),
+            style="yellow", markup=False)
 
 
 def _live_id(snapshot: Any, kind: ObjectKind, ref: str) -> str:
@@ -105,21 +140,20 @@ def _live_id(snapshot: Any, kind: ObjectKind, ref: str) -> str:
     from reconciler.views import resolve_authorization, resolve_job
 
     found = (resolve_authorization if kind == AUTH else resolve_job)(snapshot, {}, ref)
-    return found.id if found is not None else ref  # (an unknown id: _applied_of names it)
+    return found.id if found is not None else ref  # (an unknown id: _live_of names it)
 
 
-def _applied_of(snapshot: Any, kind: ObjectKind, live_id: str, address: str) -> dict[str, Any]:
-    """The non-secret values of the live object, as apply would have recorded them."""
+def _live_of(snapshot: Any, kind: ObjectKind, live_id: str) -> Any:
+    """The live object ``live_id`` names, or NotFoundError."""
     if kind == AUTH:
         auth = snapshot.authorizations.get(live_id)
         if auth is None:
             raise NotFoundError(f"no authorization with id {live_id!r} on the platform (see `authctl status`)")
-        return {"provider": auth.provider, "method": auth.method, "label": auth.label,
-                "description": auth.description, "imported": True}
+        return auth
     job = snapshot.jobs.get(live_id)
     if job is None:
         raise NotFoundError(f"no job with id {live_id!r} on the platform (see `authctl platform jobs list`)")
-    return {"workflow": job.workflow, "imported": True}
+    return job
 
 
 @click.group("state")
@@ -131,35 +165,43 @@ def state_group() -> None:
 @workspace_options
 @output_options("text", "json")
 def state_show(workspace: Workspace, fmt: str) -> None:
-    """The state store's identity (workspace, folder, environment), serial, managed objects and open intents."""
+    """The state store's identity (workspace, folder), this environment's namespace (serial, managed objects,
+    open intents) and the store's other namespaces."""
     from reconciler.state.access import open_existing_state_store
-    from reconciler.state.records import recorded_identity
+    from reconciler.state.records import namespace_words, recorded_identity
 
     state = open_existing_state_store(workspace)
     if state is None:
         raise UsageError("there is no state store in this workspace yet (apply creates it)")
     try:
         rows = state.meta_rows()
+        serial = state.meta().serial
         managed = state.managed()
         pending = state.pending_intents()
+        others = [n for n in state.namespaces() if n.name != state.namespace]
     finally:
         state.close()
     owner = recorded_identity(rows)
     data = {
         "format_version": output.JSON_FORMAT_VERSION,
-        "lineage": rows.get("lineage"), "serial": int(rows.get("serial", "0")),
-        "workspace": owner.name, "workspace_root": owner.root, "environment": owner.environment,
+        "lineage": rows.get("lineage"), "serial": serial,
+        "workspace": owner.name, "workspace_root": owner.root, "environment": workspace.environment,
+        "namespace": state.namespace or None,  # null: the default namespace (runs without an environment)
         "managed": sorted(o.address for o in managed.values()),
         "pending_intents": [{"address": e.address, "action": e.action.value, "apply_id": e.apply_id}
                             for e in pending],
+        "other_namespaces": [{"namespace": n.name or None, "serial": n.serial, "managed": n.managed}
+                             for n in others],
     }
     if fmt == "json":
         output.print_json(data)
         return
-    lines = [f"Lineage:     {data['lineage']} (serial {data['serial']})",
+    lines = [f"Lineage:     {data['lineage']}",
              f"Belongs to:  {owner.describe()}",
+             f"Namespace:   {namespace_words(state.namespace)} (serial {serial})",
              f"Managed:     {len(managed)} object(s)"]
     lines += [f"Open intent: {e.address} ({e.action.value}) of apply {e.apply_id}" for e in pending]
+    lines += [f"Also holds:  {namespace_words(n.name)}: {n.managed} object(s), serial {n.serial}" for n in others]
     output.print_lines(output.stdout(), "\n".join(terminal_text(line) for line in lines))
 
 
@@ -167,17 +209,22 @@ def state_show(workspace: Workspace, fmt: str) -> None:
 @workspace_options
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def state_claim(workspace: Workspace, yes: bool) -> None:
-    """Record this workspace (and --env) as the owner of its configured state store, on purpose.
+    """Record this workspace as the owner of its configured state store, on purpose.
 
-    For a renamed or moved workspace, or a state that should now belong to another
-    environment. The next plan compares everything in it with these manifests: read it.
+    For a renamed or moved workspace. (Environments need no claim: each has a namespace
+    of its own in the store.) The next plan compares everything in it with these
+    manifests: read it.
     """
-    from reconciler.state.records import recorded_identity
+    from dataclasses import replace
+
+    from reconciler.state.records import namespace_of, recorded_identity
     from reconciler.state.store import StateStore
 
-    identity = workspace.identity()
+    identity = replace(workspace.identity(), environment=None)
     url = workspace.resolve_url(workspace.state.url)
-    state = StateStore.open(url)  # no identity check: that check is what this command overrides
+    # No identity check: that check is what this command overrides.
+    state = StateStore.open(url, namespace=namespace_of(workspace.environment),
+                            setting=f"{workspace.state_setting}.url")
     try:
         previous = recorded_identity(state.meta_rows())
         if previous == identity:

@@ -226,7 +226,7 @@ SETTINGS_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "providers": "Extra provider-catalog folders (relative to the workspace), read after the built-in one.",
         "backend": "Where the live authorizations and jobs are.",
         "state": "Where authctl keeps its memory (names, fingerprints, lock, journal).",
-        "policy": "Knobs for warnings and guards.",
+        "policy": "Knobs for warnings and guards, and the rules the manifests must follow (validate and plan).",
         "secret_dirs": "Folders outside the workspace that {file: PATH} credentials may read, e.g. /run/secrets.",
         "oauth_clients": "The OAuth app of each provider, for authctl login, reauth and refresh.",
         "provider_overrides": "Endpoints to use instead of the catalog's, by provider (test servers, gateways).",
@@ -248,7 +248,7 @@ SETTINGS_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "vars": "Jinja2 variables of this environment (over the shared vars).",
         "description": "What this environment is, for people.",
         "backend": "This environment's own platform (else the shared backend).",
-        "state": "This environment's own state store (else the shared one; alternating environments are refused).",
+        "state": "This environment's own state store (else a namespace of its own, named after it, in the shared one).",
     },
     "BackendSettings": {
         "kind": "local: the embedded platform; lytics: a Lytics-shaped API.",
@@ -271,6 +271,52 @@ SETTINGS_DESCRIPTIONS: dict[str, dict[str, str]] = {
     },
     "PolicySettings": {
         "expiry_warning_days": "Warn about credentials expiring within this many days (0 to 3650).",
+        "rules": "Rules the manifests must follow, each an error or a warning: forbid_method, require_description, "
+                 "require_owner, max_token_age, allowed_providers, label_pattern.",
+    },
+    "ForbidMethodRule": {
+        "rule": "forbid_method: no authorization may use this provider's method.",
+        "provider": "The provider (`authctl providers`).",
+        "method": "The forbidden method of that provider, e.g. user_oauth.",
+        "severity": "error (validate, plan and apply refuse; the default) or warning (shown with the plan's warnings).",
+        "environments": "The environments (--env) the rule applies in; empty or absent: every run.",
+        "message": "Advice added to each violation, e.g. \"use the system user in prod\".",
+    },
+    "RequireDescriptionRule": {
+        "rule": "require_description: spec.description must not be blank.",
+        "kinds": "Which manifests: Authorization (the default) and/or Job.",
+        "severity": "error (validate, plan and apply refuse; the default) or warning (shown with the plan's warnings).",
+        "environments": "The environments (--env) the rule applies in; empty or absent: every run.",
+        "message": "Advice added to each violation, e.g. \"use the system user in prod\".",
+    },
+    "RequireOwnerRule": {
+        "rule": "require_owner: the owner is named in a metadata label.",
+        "key": "The metadata.labels key that names the owner (default owner).",
+        "kinds": "Which manifests: Authorization (the default) and/or Job.",
+        "severity": "error (validate, plan and apply refuse; the default) or warning (shown with the plan's warnings).",
+        "environments": "The environments (--env) the rule applies in; empty or absent: every run.",
+        "message": "Advice added to each violation, e.g. \"use the system user in prod\".",
+    },
+    "MaxTokenAgeRule": {
+        "rule": "max_token_age: a credential is rotated (replaced) within this many days; checked by plan.",
+        "days": "The oldest a token may be, in days since its authorization was created (1 to 3650).",
+        "severity": "error (validate, plan and apply refuse; the default) or warning (shown with the plan's warnings).",
+        "environments": "The environments (--env) the rule applies in; empty or absent: every run.",
+        "message": "Advice added to each violation, e.g. \"use the system user in prod\".",
+    },
+    "AllowedProvidersRule": {
+        "rule": "allowed_providers: authorizations use only these providers.",
+        "providers": "The providers allowed (`authctl providers`).",
+        "severity": "error (validate, plan and apply refuse; the default) or warning (shown with the plan's warnings).",
+        "environments": "The environments (--env) the rule applies in; empty or absent: every run.",
+        "message": "Advice added to each violation, e.g. \"use the system user in prod\".",
+    },
+    "LabelPatternRule": {
+        "rule": "label_pattern: every authorization's spec.label matches a regular expression.",
+        "pattern": "A Python regular expression the whole label must match, e.g. '[A-Z][A-Za-z ]+ \\((staging|prod)\\)'.",
+        "severity": "error (validate, plan and apply refuse; the default) or warning (shown with the plan's warnings).",
+        "environments": "The environments (--env) the rule applies in; empty or absent: every run.",
+        "message": "Advice added to each violation, e.g. \"use the system user in prod\".",
     },
 }
 # What the models' validators check, for editors (the validators stay the authority).
@@ -279,6 +325,7 @@ _SETTINGS_BOUNDS: dict[str, dict[str, dict[str, Any]]] = {
                         "timeout_seconds": {"exclusiveMinimum": 0, "maximum": 600}},
     "TokenReference": {"env": {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$"}},
     "PolicySettings": {"expiry_warning_days": {"minimum": 0, "maximum": 3650}},
+    "MaxTokenAgeRule": {"days": {"minimum": 1, "maximum": 3650}},
 }
 
 

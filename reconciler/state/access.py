@@ -30,6 +30,9 @@ class StateView(Protocol):
 def open_state_store(workspace: Workspace, access: Access) -> StateStore | StateView | None:
     """The workspace's state store.
 
+    Either is scoped to the namespace of the run's environment (the default namespace
+    without one): no other environment's records, lock or journal are read or written.
+
     :attr:`Access.WRITE` opens (creating if needed) the full :class:`StateStore`. For
     :attr:`Access.READ` a missing SQLite file gives None (plan, status and show must not
     leave a new state file behind), an existing one is read without SQLAlchemy, and any
@@ -48,7 +51,7 @@ def open_state_store(workspace: Workspace, access: Access) -> StateStore | State
             return reader
     from reconciler.state.store import StateStore
 
-    return StateStore.open(url, workspace=workspace.identity())
+    return StateStore.open(url, workspace=workspace.identity(), setting=f"{workspace.state_setting}.url")
 
 
 def open_existing_state_store(workspace: Workspace) -> StateStore | None:
@@ -59,7 +62,7 @@ def open_existing_state_store(workspace: Workspace) -> StateStore | None:
         return None
     from reconciler.state.store import StateStore
 
-    return StateStore.open(url, workspace=workspace.identity())
+    return StateStore.open(url, workspace=workspace.identity(), setting=f"{workspace.state_setting}.url")
 
 
 def _existing_state_file(workspace: Workspace, path: Path, url: str) -> bool:

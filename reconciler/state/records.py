@@ -9,12 +9,36 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reconciler.errors import EnvironmentMismatchError, LineageMismatchError, SchemaVersionError, StateError
+from reconciler.errors import LineageMismatchError, SchemaVersionError, StateError
 from reconciler.vocabulary import JournalOp, JournalPhase, ObjectKind
 from reconciler.workspace import WorkspaceIdentity
 
-# The state database layout this authctl writes (state_meta.schema_version).
-SCHEMA_VERSION = 1
+# The state database layout this authctl writes (state_meta.schema_version); schema.py says what changed.
+SCHEMA_VERSION = 2
+
+# The namespace of runs without an environment. Every environment's namespace is its name.
+DEFAULT_NAMESPACE = ""
+
+
+def namespace_of(environment: str | None) -> str:
+    """The namespace an environment's records live in (its name; the default namespace for none)."""
+    return environment or DEFAULT_NAMESPACE
+
+
+def v1_namespace(rows: dict[str, str], opener: str) -> str:
+    """Where a schema 1 store's records belong: the environment it recorded, else the opener's namespace.
+
+    Schema 1 held one environment's records and recorded which at the first apply; a store
+    that recorded none yet belongs to whoever uses it first, as it did then.
+    """
+    if "environment" in rows:
+        return rows["environment"] or DEFAULT_NAMESPACE
+    return opener
+
+
+def namespace_words(namespace: str) -> str:
+    """A namespace as messages name it."""
+    return f"namespace {namespace!r}" if namespace else "the default namespace (no environment)"
 
 
 @dataclass(frozen=True)
@@ -60,19 +84,31 @@ class JournalEntry:
 
 @dataclass(frozen=True)
 class StateMeta:
+    """The store's lineage and owner, and the serial of the namespace this run uses."""
+
     lineage: str
     serial: int
     workspace: str | None
     schema_version: int
+    namespace: str = DEFAULT_NAMESPACE
 
     @classmethod
-    def from_rows(cls, rows: dict[str, str]) -> StateMeta:
-        return cls(rows["lineage"], int(rows["serial"]), rows.get("workspace") or None, int(rows["schema_version"]))
+    def from_rows(cls, rows: dict[str, str], *, namespace: str, serial: int) -> StateMeta:
+        return cls(rows["lineage"], serial, rows.get("workspace") or None, int(rows["schema_version"]), namespace)
+
+
+@dataclass(frozen=True)
+class NamespaceSummary:
+    """One namespace of a store, for `authctl state show`."""
+
+    name: str
+    serial: int
+    managed: int
 
 
 def recorded_identity(rows: dict[str, str]) -> WorkspaceIdentity:
-    return WorkspaceIdentity(rows.get("workspace") or None, rows.get("workspace_root") or None,
-                             rows.get("environment") or None)
+    """The workspace a store belongs to (the environment is no part of it: each has its own namespace)."""
+    return WorkspaceIdentity(rows.get("workspace") or None, rows.get("workspace_root") or None)
 
 
 CLAIM_HINT = ("if this workspace should take the state over on purpose (a renamed or moved workspace), "
@@ -80,10 +116,11 @@ CLAIM_HINT = ("if this workspace should take the state over on purpose (a rename
 
 
 def check_state_meta(rows: dict[str, str], where: str, identity: WorkspaceIdentity | str | None) -> None:
-    """Refuse a state store written by a newer authctl, or recorded for another workspace or environment.
+    """Refuse a state store written by a newer authctl, or recorded for another workspace.
 
-    ``identity`` None skips the identity checks (tools and tests that open a store by URL);
-    a plain string is a workspace name with no folder or environment to compare.
+    ``identity`` None skips the identity check (tools and tests that open a store by URL);
+    a plain string is a workspace name with no folder to compare. Environments are not
+    compared: each has a namespace of its own in the store (schema.py).
     """
     version = int(rows.get("schema_version", "0"))
     if version > SCHEMA_VERSION:
@@ -103,30 +140,12 @@ def check_state_meta(rows: dict[str, str], where: str, identity: WorkspaceIdenti
             f"not to {_workspace_words(identity)}; refusing to use it, because planning one workspace against "
             "another's state deletes that workspace's objects",
             hint="point state.url (and backend) at this workspace's own store; " + CLAIM_HINT)
-    if "environment" in rows and (recorded.environment or None) != (identity.environment or None):
-        raise EnvironmentMismatchError(
-            f"the state store {where} was applied with environment {_env_words(recorded.environment)}, "
-            f"and this run uses {_env_words(identity.environment)}; refusing, because one environment's plan "
-            "against another's state replaces every object that differs",
-            hint=_environment_hint(recorded.environment))
-
-
-def _environment_hint(recorded: str | None) -> str:
-    ways = [f"run with --env {recorded}"] if recorded else []
-    ways.append("give each environment its own state and backend (environments.NAME.state and "
-                "environments.NAME.backend in authctl.yaml)")
-    return "; or ".join(ways) + "; to move this state to the environment of this run on purpose, " \
-        "run `authctl state claim`"
 
 
 def _workspace_words(identity: WorkspaceIdentity) -> str:
     if identity.name:
         return f"workspace {identity.name!r}"
     return f"the unnamed workspace at {identity.root}" if identity.root else "an unnamed workspace"
-
-
-def _env_words(environment: str | None) -> str:
-    return repr(environment) if environment else "no environment"
 
 
 def hmac_key_of(rows: dict[str, str]) -> bytes:

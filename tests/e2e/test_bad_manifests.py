@@ -355,7 +355,7 @@ CASES: list[Case] = [
     Case("settings-bad-yaml", {"m.yaml": FB_AUTH},
          [Expect("Error: authctl.yaml", 2, parts=("invalid YAML",))], settings="name: demo\n  vars: [\n"),
     Case("unknown-environment", {"m.yaml": FB_AUTH},
-         [Expect("Error: authctl.yaml", None, parts=("unknown environment 'nope' (environments: prod)",))],
+         [Expect("Error: authctl.yaml", 1, "", "environments", parts=("unknown environment 'nope' (environments: prod)",))],
          settings="environments: {prod: {vars: {}}}\n", args=("--env", "nope")),
     Case("every-file-reported",
          {"a.yaml": UNKNOWN_METHOD, "b/c.yaml": DANGLING, "d.yml": b"kind: Job\n\xff\n",

@@ -116,7 +116,10 @@ def test_demo_workspace_from_its_own_folder_uses_the_default_environment(run_cli
 def test_demo_workspace_unknown_environment(run_cli) -> None:
     result = run_cli("validate", "--env", "nope", "-w", DEMO)
     assert_clean_failure(result)
-    assert "Error: authctl.yaml: unknown environment 'nope' (environments: prod, staging)" in result.stderr
+    line = next(n for n, text in enumerate((DEMO / "authctl.yaml").read_text().splitlines(), 1)
+                if text.startswith("environments:"))
+    assert (f"Error: authctl.yaml:{line}: environments: unknown environment 'nope' (environments: prod, staging)"
+            in result.stderr)
 
 
 def test_valid_workspace_text_and_warning_for_unknown_job_config(make_workspace, run_cli) -> None:

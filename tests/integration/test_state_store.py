@@ -14,7 +14,7 @@ import pytest
 
 from reconciler.errors import LineageMismatchError, LockHeldError, StateError
 from reconciler.state.records import ManagedObject
-from reconciler.state.store import StateStore
+from reconciler.state.store import SCHEMA_VERSION, StateStore
 from reconciler.vocabulary import JournalOp, JournalPhase, ObjectKind
 
 
@@ -92,7 +92,7 @@ def test_record_writes_the_entry_and_the_state_change_together(store: StateStore
 
 def test_serial_bumps_and_lineage_is_stable(store: StateStore, state_url: str) -> None:
     meta = store.meta()
-    assert meta.serial == 0 and meta.workspace == "acme-prod" and meta.schema_version == 1
+    assert meta.serial == 0 and meta.workspace == "acme-prod" and meta.schema_version == SCHEMA_VERSION
     assert len(meta.lineage) == 36
     assert [store.bump_serial() for _ in range(3)] == [1, 2, 3]
     key = store.hmac_key()
