@@ -14,6 +14,7 @@ from reconciler.diagnostic_report import diagnostics_json
 from reconciler.errors import UsageError
 from reconciler.manifest import load_desired
 from reconciler.manifest.schema import manifest_schema
+from reconciler.policy.enforce import check_manifests, plan_time_rules
 from reconciler.render.catalog import catalog_json, provider_detail, providers_table
 from reconciler.workspace import Workspace
 
@@ -28,28 +29,36 @@ def _debug_option(func: F) -> F:
 @workspace_options
 @output_options("text", "json")
 def validate(workspace: Workspace, fmt: str, all_warnings: bool) -> None:
-    """Check every manifest: syntax, types, catalog rules, references and bindings.
+    """Check every manifest: syntax, types, catalog rules, references, bindings and policy.
 
     Reports all problems at once, each as FILE:LINE: Kind/name: field: message; warnings
     of one kind about one subject are one line with a count and the first places
     (--all-warnings lists each), and after 200 errors only their number is shown
     (--format json lists every problem). Needs no secrets and no access to any platform.
+    Policy is policy.rules in authctl.yaml; plan checks max_token_age (it needs live tokens).
     """
-    result = load_desired(workspace, workspace_catalog(workspace))
+    catalog = workspace_catalog(workspace)
+    result = load_desired(workspace, catalog)
     desired = result.desired
+    warnings = sorted([*result.warnings, *check_manifests(workspace, catalog, desired)])
+    later = plan_time_rules(workspace)
     if fmt == "json":
         output.print_json({
             "format_version": output.JSON_FORMAT_VERSION, "valid": True,
             "files": len(desired.files), "authorizations": len(desired.authorizations),
             "jobs": len(desired.jobs),
-            "warnings": diagnostics_json(result.warnings),
+            "warnings": diagnostics_json(warnings),
+            "policy": {"rules": len(workspace.settings.policy.rules), "checked_by_plan": later},
         })
         return
-    output.print_diagnostics(output.stderr(), result.warnings, all_warnings=all_warnings)
+    output.print_diagnostics(output.stderr(), warnings, all_warnings=all_warnings)
     env = f" (environment {desired.environment})" if desired.environment else ""
     output.stdout().print(
         f"Valid: {len(desired.authorizations)} authorizations and {len(desired.jobs)} jobs "
         f"in {len(desired.files)} files{env}.", markup=False)
+    if later:
+        output.stdout().print(f"Policy: {', '.join(later)} is checked by `authctl plan` (it needs the live "
+                              "platform).", markup=False)
 
 
 @click.command()

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reconciler.diagnostics import LineSource, Where
 from reconciler.manifest.secrets import SecretRef
 
 API_VERSION = "authctl/v1"
@@ -86,10 +87,22 @@ DOCUMENT_MODELS: dict[str, type[AuthorizationDocument] | type[JobDocument]] = {
 
 @dataclass(frozen=True)
 class SourceLocation:
-    """Where an object was declared (rendered file, 1-based line of its document)."""
+    """Where an object was declared (rendered file, 1-based line of its document).
+
+    ``lines`` (the file's line source) and ``document`` (the document's index in the file)
+    let a check made after loading (a policy rule) name the line of a field, looked up
+    only if it is shown. Two plain fields rather than a ``Where`` per object: building a
+    named tuple for each of 60,000 documents costs a loaded workspace ~60 ms.
+    """
 
     file: str
     line: int
+    lines: LineSource | None = field(default=None, compare=False, repr=False)
+    document: int = field(default=0, compare=False, repr=False)
+
+    def where(self, path: tuple[Any, ...]) -> Where | None:
+        """Where the field at ``path`` of this object's document is; None when the file is not known."""
+        return Where(self.lines, self.document, path, self.line) if self.lines is not None else None
 
 
 @dataclass(frozen=True)

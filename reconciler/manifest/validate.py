@@ -207,7 +207,7 @@ class _Validator:
         except ValidationError as exc:
             self._salvage(data, kind, doc, address, self._report_validation(exc, doc, kind, address))
             return
-        location = SourceLocation(doc.file, doc.line())
+        location = SourceLocation(doc.file, doc.line(), doc.source, doc.index)
         meta = model.metadata
         if isinstance(model, AuthorizationDocument):
             spec = model.spec
@@ -313,7 +313,7 @@ class _Validator:
 
         description = spec.get("description")
         description = description if type(description) is str else ""
-        location = SourceLocation(doc.file, doc.line())
+        location = SourceLocation(doc.file, doc.line(), doc.source, doc.index)
         labels = dict(labels) if isinstance(labels, dict) else {}
         if kind == "Authorization":
             provider, method, label = text("provider"), text("method"), text("label")

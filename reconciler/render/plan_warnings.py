@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from reconciler.diagnostic_report import SHOWN_LOCATIONS, group_text
-from reconciler.plan import WARNING_GROUPS
+from reconciler.plan import warning_group
 
 RELATED_SHOWN = 5  # plan actions named beside one unmanaged object
 
@@ -27,14 +27,14 @@ def warning_lines(details: list[dict[str, Any]], *, all_warnings: bool = False) 
         return [d["message"] for d in details]
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for detail in details:
-        key = (detail["rule"], detail["subject"]) if detail["rule"] in WARNING_GROUPS else ("", detail["message"])
+        key = (detail["rule"], detail["subject"]) if warning_group(detail["rule"]) else ("", detail["message"])
         groups.setdefault(key, []).append(detail)
     lines = []
     for (rule, subject), members in groups.items():
         if len(members) == 1:
             lines.append(members[0]["message"])
             continue
-        head = WARNING_GROUPS[rule].format(subject=subject)
+        head = str(warning_group(rule)).format(subject=subject)
         lines.append(group_text(len(members), head, [m["item"] for m in members[:SHOWN_LOCATIONS]]))
     return lines
 
