@@ -321,8 +321,10 @@ class Operations:
         return JobRequest(name=d.name, workflow=d.workflow, auth_ids=ids, config=dict(d.config),
                           description=d.description, status=status, marker=marker)
 
-    def _job_applied(self, d: DesiredJob) -> dict[str, Any]:
-        return {"workflow": d.workflow, "authorizations": list(d.authorizations), "state": d.state}
+    def _job_applied(self, d: DesiredJob, request: JobRequest) -> dict[str, Any]:
+        """What state keeps of an applied job; ``auth_ids`` lets ``plan --refresh-only`` see a rebind made by hand."""
+        return {"workflow": d.workflow, "authorizations": list(d.authorizations), "state": d.state,
+                "auth_ids": list(request.auth_ids)}
 
     def create_job(self, action: Action) -> StepResult:
         d = self.ctx.desired.jobs[action.name]
@@ -335,10 +337,10 @@ class Operations:
             self.done(action.address, JournalOp.REPLACE_DELETE_JOB, {"live_id": action.live_id},
                       removes=((JOB, d.name),))
         self.intent(action.address, JournalOp.CREATE_JOB, {"name": d.name, "workflow": d.workflow,
-                                                           "applied": self._job_applied(d), "marker": marker})
+                                                           "applied": self._job_applied(d, request), "marker": marker})
         live = self.call(lambda: self.ctx.backend.create_job(request))
         self.done(action.address, JournalOp.CREATE_JOB, {"live_id": live.id},
-                  puts=(ManagedObject(JOB, d.name, live.id, {}, utc_now(), self._job_applied(d)),))
+                  puts=(ManagedObject(JOB, d.name, live.id, {}, utc_now(), self._job_applied(d, request)),))
         return StepResult(action.address, "create", ResultCode.APPLIED, f"id {live.id}", live_id=live.id)
 
     def update_job(self, action: Action) -> StepResult:
@@ -352,7 +354,7 @@ class Operations:
         elif d.state == "running" and not live.status.is_running:
             live = self.call(lambda: self.ctx.backend.resume_job(job_id))
         self.done(action.address, JournalOp.UPDATE_JOB, {"live_id": job_id, "status": live.status.value},
-                  puts=(ManagedObject(JOB, d.name, job_id, {}, utc_now(), self._job_applied(d)),))
+                  puts=(ManagedObject(JOB, d.name, job_id, {}, utc_now(), self._job_applied(d, request)),))
         return StepResult(action.address, "update", ResultCode.APPLIED, f"status {live.status.value}",
                           live_id=job_id)
 
