@@ -19,10 +19,12 @@ Phases fix the order apply must follow::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
 from reconciler.diff import FieldChange
+from reconciler.durations import age_words
 
 FORMAT_VERSION = "1"
 
@@ -196,12 +198,40 @@ class PlanWarning:
 
 
 # How a group of warnings of one rule reads after its count (the subject goes in; the items follow).
+# A rule id FAMILY:NAME without its own entry reads as its family's ("policy:require_owner").
 WARNING_GROUPS = {
     "job-on-unhealthy-authorization": "running jobs use {subject}",
     "gone-from-platform": "objects in state are gone from the platform and will be re-created",
     "token-expired": "authorizations have expired tokens",
     "token-expiring": "authorizations have tokens expiring within {subject}",
+    "policy": "{subject}",  # the subject is the whole text: "authorizations have no owner (policy rule ...)"
 }
+
+
+def warning_group(rule: str) -> str | None:
+    """How a group of ``rule``'s warnings reads after its count, or None when they are listed one by one."""
+    if not rule:
+        return None
+    return WARNING_GROUPS.get(rule) or WARNING_GROUPS.get(rule.partition(":")[0])
+
+
+@dataclass(frozen=True)
+class SnapshotOrigin:
+    """The saved snapshot a plan was made against (``plan --snapshot FILE``) instead of the live platform.
+
+    Such a plan is for review only: it compares no secret (that takes the state's key,
+    which a snapshot never holds) and it is ``age_seconds`` behind the platform. Apply
+    refuses it; renderers show :meth:`describe` right under the summary.
+    """
+
+    file: str
+    taken_at: datetime
+    age_seconds: int  # at planning time
+    source: str  # the backend it was read from, e.g. "lytics https://api.lytics.io"
+
+    def describe(self) -> str:
+        return (f"planned against a snapshot taken {age_words(self.age_seconds)} ago "
+                f"({self.taken_at:%Y-%m-%d %H:%M} UTC); secrets not compared")
 
 
 @dataclass(frozen=True)
@@ -213,6 +243,7 @@ class PlanContext:
     state_serial: int
     state_lineage: str | None
     backend: str
+    snapshot: SnapshotOrigin | None = None  # plan --snapshot: not the live platform (never applied)
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,10 @@ Contract (format_version "1"): fields may be added, never removed or renamed::
                   "changes": [{path, before, after, sensitive}], "warnings": [], ...}],
      "warnings": [], "warning_details": [{message, rule, subject, item}], "unmanaged": [...], "context": {...}}
 
+``context.snapshot`` ({file, taken_at, age_seconds, source, secrets_compared, summary}) is
+there only for a plan made against a saved snapshot (``plan --snapshot``), which apply refuses.
 No-op objects are counted in the summary, not listed. Output is deterministic: the
-same plan gives byte-identical JSON (no timestamps, sorted keys where order is free).
+same plan gives byte-identical JSON (no clock of its own, sorted keys where order is free).
 A saved plan file (``plan_file_dict``) is the same document plus ``kind`` and every
 action's ``preconditions``, which is all :func:`plan_from_dict` needs to rebuild the Plan.
 :func:`check_plan_document` checks a document's shape first (every field the reader uses,
@@ -20,6 +22,7 @@ integer``) instead of being half-read.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from reconciler.diff import FieldChange
@@ -34,6 +37,7 @@ from reconciler.plan import (
     PlanContext,
     PlanWarning,
     Precondition,
+    SnapshotOrigin,
     UnmanagedObject,
 )
 
@@ -67,6 +71,11 @@ def action_to_dict(action: Action) -> dict[str, Any]:
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
     """The ``--format json`` document (no preconditions: they are for apply, not for people)."""
     ctx = plan.context
+    context: dict[str, Any] = {"environment": ctx.environment, "manifest_digest": ctx.manifest_digest,
+                               "state_serial": ctx.state_serial, "state_lineage": ctx.state_lineage,
+                               "backend": ctx.backend}
+    if ctx.snapshot is not None:  # plan --snapshot: only then (a live plan's document is unchanged)
+        context["snapshot"] = snapshot_origin_to_dict(ctx.snapshot)
     return {
         "format_version": FORMAT_VERSION,
         "summary": plan.summary(),
@@ -75,9 +84,15 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "warnings": [w.message for w in plan.warnings],
         "warning_details": [w.to_json() for w in plan.warnings],
         "unmanaged": [u.to_json() for u in plan.unmanaged],
-        "context": {"environment": ctx.environment, "manifest_digest": ctx.manifest_digest,
-                    "state_serial": ctx.state_serial, "state_lineage": ctx.state_lineage, "backend": ctx.backend},
+        "context": context,
     }
+
+
+def snapshot_origin_to_dict(origin: SnapshotOrigin) -> dict[str, Any]:
+    """``context.snapshot``: the file, when it was taken, its age at planning, where from, and the line shown."""
+    return {"file": origin.file, "taken_at": origin.taken_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "age_seconds": origin.age_seconds, "source": origin.source, "secrets_compared": False,
+            "summary": origin.describe()}
 
 
 def plan_file_dict(plan: Plan) -> dict[str, Any]:
@@ -94,9 +109,13 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
     check_plan_document(data)
     try:
         ctx = data["context"]
+        origin = ctx.get("snapshot")
         context = PlanContext(environment=ctx.get("environment"), manifest_digest=str(ctx["manifest_digest"]),
                               state_serial=int(ctx["state_serial"]), state_lineage=ctx.get("state_lineage"),
-                              backend=str(ctx["backend"]))
+                              backend=str(ctx["backend"]),
+                              snapshot=None if origin is None else SnapshotOrigin(
+                                  str(origin.get("file", "")), datetime.fromisoformat(origin["taken_at"]),
+                                  int(origin["age_seconds"]), str(origin["source"])))
         actions = tuple(_action_from_dict(a) for a in data["actions"])
         return Plan(actions=actions, noop_count=int(data["summary"].get("noop", 0)),
                     warnings=tuple(PlanWarning.from_json(w)
@@ -153,9 +172,11 @@ _ACTION: _Spec = {
     "warnings": (("list", "string"), False), "instruction": ("string", False), "forget_only": ("boolean", False),
     "deposed_id": ("string|null", False),
 }
+_SNAPSHOT_ORIGIN: _Spec = {"file": ("string", False), "taken_at": ("string", True), "age_seconds": ("integer", True),
+                           "source": ("string", True)}
 _CONTEXT: _Spec = {"environment": ("string|null", False), "manifest_digest": ("string", True),
                    "state_serial": ("integer", True), "state_lineage": ("string|null", False),
-                   "backend": ("string", True)}
+                   "backend": ("string", True), "snapshot": (_SNAPSHOT_ORIGIN, False)}
 _PLAN: _Spec = {
     "format_version": ("string", True), "kind": ("string", False), "summary": ("summary", True),
     "summary_line": ("string", False), "actions": (("list", _ACTION), True),

@@ -1,9 +1,12 @@
 """The I/O shell around the pure planner: open the backend and the state store, snapshot, plan.
 
 Plan and apply share it, so they can never disagree about what the manifests mean:
-validate the manifests first (no I/O beyond files), open state and the backend, take
-one snapshot, compute the desired fingerprints with the state's key once, and call
-``planner.make_plan``.
+validate the manifests first (no I/O beyond files) and check the workspace's policy
+(reconciler/policy), open state and the backend, take one snapshot, compute the desired
+fingerprints with the state's key once, and call
+``planner.make_plan``. :func:`open_snapshot_session` is the offline variant (``plan
+--snapshot``): the live state and the state records come from a saved snapshot file and
+neither the backend nor the state store is opened.
 """
 
 from __future__ import annotations
@@ -11,15 +14,24 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from reconciler.backends import Backend, open_backend
 from reconciler.catalog import Catalog, load_catalog
+from reconciler.diagnostics import Diagnostic
 from reconciler.live import Snapshot
 from reconciler.manifest import LoadResult, load_desired
 from reconciler.manifest.fingerprints import AuthFingerprints, fingerprint_desired
 from reconciler.paused_gc import paused_gc
 from reconciler.plan import Plan, PlanContext
 from reconciler.planner import PlanInput, make_plan
+from reconciler.policy.enforce import check_manifests, check_plan
+from reconciler.snapshot_file import (
+    SavedSnapshot,
+    check_snapshot_fits,
+    fingerprints_without_secrets,
+    read_snapshot_file,
+)
 from reconciler.state.access import StateView, open_state_store
 from reconciler.state.records import StateMeta
 from reconciler.vocabulary import Access
@@ -33,19 +45,32 @@ class Session:
     workspace: Workspace
     catalog: Catalog
     loaded: LoadResult
-    backend: Backend
+    backend: Backend | None  # None only for a plan against a snapshot file (see ``saved``)
     state: StateView | None  # the full StateStore for Access.WRITE; None: read-only and no state store yet
     meta: StateMeta | None
     hmac_key: bytes
     _fingerprints: dict[str, AuthFingerprints] | None = field(default=None, repr=False)
     _early: EarlySnapshot | None = field(default=None, repr=False)
+    _policy_warnings: list[Diagnostic] | None = field(default=None, repr=False)  # from check_manifests
+    saved: SavedSnapshot | None = None  # plan --snapshot: the file planned against (live state and state records)
 
     @property
     def fingerprints(self) -> dict[str, AuthFingerprints]:
         """Desired fingerprints under the state's key: computed on first use, then reused by apply."""
         if self._fingerprints is None:
-            self._fingerprints = fingerprint_desired(self.loaded.desired, self.hmac_key, self.workspace.root)
+            if self.saved is not None:  # no secret is read: a snapshot holds nothing to compare them with
+                self._fingerprints = fingerprints_without_secrets(self.loaded.desired, self.hmac_key)
+            else:
+                self._fingerprints = fingerprint_desired(self.loaded.desired, self.hmac_key, self.workspace.root)
         return self._fingerprints
+
+    def live_snapshot(self) -> Snapshot:
+        """The snapshot taken while the manifests loaded (once), else a fresh one (``plan --refresh-only``)."""
+        if self._early is not None:
+            early, self._early = self._early, None
+            return early.snapshot()
+        assert self.backend is not None, "plan --refresh-only reads the live platform, never a snapshot file"
+        return self.backend.snapshot()
 
     def refresh_meta(self) -> None:
         """Re-read the serial and lineage (apply does, after recovery may have written state)."""
@@ -54,26 +79,39 @@ class Session:
 
     def plan(self, snapshot: Snapshot | None = None, now: datetime | None = None) -> Plan:
         """Plan against ``snapshot`` (default: the one taken while the manifests loaded, else a fresh one)."""
+        now = now or datetime.now(UTC)
         with paused_gc():
             if snapshot is None and self._early is not None:
                 early, self._early = self._early, None
                 snapshot = early.snapshot()
-            snapshot = snapshot if snapshot is not None else self.backend.snapshot()
+            if snapshot is None and self.saved is not None:
+                snapshot = self.saved.live
+            if snapshot is None:
+                assert self.backend is not None, "a session without a backend plans against its snapshot file"
+                snapshot = self.backend.snapshot()
             managed = self.state.managed() if self.state else {}
             desired = self.loaded.desired
             context = PlanContext(
                 environment=desired.environment, manifest_digest=desired.digest,
                 state_serial=self.meta.serial if self.meta else 0,
-                state_lineage=self.meta.lineage if self.meta else None, backend=self.backend.name,
+                state_lineage=self.meta.lineage if self.meta else None,
+                backend=self.saved.backend_kind if self.saved else self.backend.name,
+                snapshot=self.saved.origin(now) if self.saved else None,
             )
-            return make_plan(PlanInput(
+            plan = make_plan(PlanInput(
                 desired=desired, snapshot=snapshot, managed=managed, fingerprints=self.fingerprints,
-                catalog=self.catalog, context=context, now=now or datetime.now(UTC),
+                catalog=self.catalog, context=context, now=now,
                 expiry_warning_days=self.workspace.settings.policy.expiry_warning_days,
             ))
+            if self._policy_warnings is None:  # a session open_session did not open: its manifests' policy
+                self._policy_warnings = check_manifests(self.workspace, self.catalog, desired)
+            # Token ages against this snapshot; the policy's warnings join the plan's (reconciler/policy).
+            return check_plan(self.workspace, self.catalog, plan, desired=desired, snapshot=snapshot,
+                              managed=managed, now=now, warnings=self._policy_warnings)
 
     def close(self) -> None:
-        self.backend.close()
+        if self.backend is not None:
+            self.backend.close()
         if self.state is not None:
             self.state.close()
 
@@ -156,6 +194,7 @@ def open_session(workspace: Workspace, access: Access, *, early_snapshot: bool =
     wants_early = early_snapshot and workspace.backend.kind != "local"
     try:
         loaded = load_desired(workspace, catalog, on_started=start_early_snapshot if wants_early else None)
+        policy_warnings = check_manifests(workspace, catalog, loaded.desired)  # refused before state or a lock
     except BaseException:
         if early is not None:
             early.discard()
@@ -172,4 +211,21 @@ def open_session(workspace: Workspace, access: Access, *, early_snapshot: bool =
         if early is not None:
             early.discard()
         raise
-    return Session(workspace, catalog, loaded, backend, state, meta, key, _early=early)
+    return Session(workspace, catalog, loaded, backend, state, meta, key, _early=early,
+                   _policy_warnings=policy_warnings)
+
+
+def open_snapshot_session(workspace: Workspace, file: Path, *, now: datetime, max_age_seconds: float,
+                          max_age_text: str) -> Session:
+    """A session that plans against a saved snapshot (``plan --snapshot FILE``), offline.
+
+    The file is read and checked first (this workspace and environment, this platform,
+    not older than ``max_age_seconds`` at ``now``), then the manifests load; neither the
+    backend nor the state store is opened, so a fork's CI with no credentials plans too.
+    """
+    saved = read_snapshot_file(file)
+    check_snapshot_fits(saved, file, workspace, now, max_age_seconds, max_age_text)
+    catalog = load_catalog(workspace.provider_dirs())
+    loaded = load_desired(workspace, catalog)
+    return Session(workspace, catalog, loaded, None, saved.state_view(), saved.meta, saved.config_fingerprint_key,
+                   saved=saved)

@@ -22,7 +22,7 @@ from reconciler.apply.hooks import ApplyHook, SilentHook
 from reconciler.apply.operations import ApplyContext, RetryPolicy
 from reconciler.apply.recovery import recover
 from reconciler.apply.results import ApplyReport, ResultCode, StepResult
-from reconciler.apply.staleness import stale_reasons
+from reconciler.apply.staleness import refuse_snapshot_plan, stale_reasons
 from reconciler.errors import SecretError, StalePlanError
 from reconciler.live import Snapshot
 from reconciler.manifest.secrets import SecretValue
@@ -62,6 +62,8 @@ class PreparedApply:
 
 def prepare(session: Session, options: ApplyOptions, saved: Plan | None = None) -> PreparedApply:
     """Steps 1-4. On any error the lock is released and nothing has changed on the platform."""
+    if saved is not None:
+        refuse_snapshot_plan(saved)
     state = session.state
     assert isinstance(state, StateStore), "apply opens the state store with Access.WRITE"
     lock = state.acquire_lock("apply", holder=options.holder, timeout=options.lock_timeout)

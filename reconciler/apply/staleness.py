@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+from reconciler.errors import StalePlanError
 from reconciler.live import Snapshot
 from reconciler.plan import Plan
 from reconciler.planner import auth_version, job_version
 from reconciler.vocabulary import JobStatus
+
+
+def refuse_snapshot_plan(saved: Plan, name: str = "the saved plan") -> None:
+    """A plan made against a snapshot file (``plan --snapshot``) is for review only: StalePlanError, always.
+
+    It compared no secret and saw the platform as it was when the snapshot was taken, so
+    even a plan that still matches the world object by object was never reviewed as a
+    whole. Refused before anything is opened or locked.
+    """
+    origin = saved.context.snapshot
+    if origin is not None:
+        raise StalePlanError(
+            f"{name} was made against the snapshot {origin.file or '(unnamed)'} taken "
+            f"{origin.taken_at:%Y-%m-%d %H:%M} UTC, not against the platform, so it is not applied: it compared "
+            "no secrets and the platform may have changed since",
+            hint="plan where the platform's credentials are (`authctl plan -o FILE`) and apply that plan")
 
 
 def stale_reasons(saved: Plan, fresh: Plan, snapshot: Snapshot) -> list[str]:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from reconciler.apply import ApplyOptions, ApplyReport, execute, prepare
+from reconciler.apply.staleness import refuse_snapshot_plan
 from reconciler.backends import current_user
 from reconciler.cli import output
 from reconciler.cli.apply_output import PlainHook, ProgressHook, confirm_apply, print_summary, report_text
@@ -64,6 +65,8 @@ def apply(plan_file: Path | None, workspace: Workspace, fmt: str, report_file: P
     options = ApplyOptions(parallelism=parallelism, lock_timeout=parse_duration(lock_timeout),
                            holder=current_user())
     saved = read_plan_file(plan_file) if plan_file else None
+    if saved is not None:
+        refuse_snapshot_plan(saved, f"plan file {plan_file}")  # before anything is opened
     if saved is None and not auto_approve and as_json:
         raise UsageError("apply --format json never asks for confirmation: pass --auto-approve, "
                          "or apply a saved plan file (authctl plan -o FILE)")

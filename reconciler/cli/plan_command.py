@@ -16,7 +16,10 @@ from typing import Any, TypeVar
 import click
 
 from reconciler.cli import output
+from reconciler.cli.drift_command import REFRESH_ONLY_HELP
+from reconciler.cli.drift_command import refresh_only as report_drift
 from reconciler.cli.common import all_warnings_option, format_option, workspace_options
+from reconciler.cli.snapshot_commands import MAX_SNAPSHOT_AGE_HELP, SNAPSHOT_HELP, open_plan_snapshot_session
 from reconciler.errors import AuthctlError, ExitCode, ManifestError
 from reconciler.session import open_session
 from reconciler.vocabulary import Access
@@ -94,17 +97,27 @@ class _PlanCommand(click.Command):
 @click.option("--show-unmanaged", is_flag=True,
               help="List every unmanaged object (by default only active ones that use what the plan changes; "
                    "the rest are counted).")
+@click.option("--refresh-only", is_flag=True, help=REFRESH_ONLY_HELP)
+@click.option("--snapshot", "snapshot_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="FILE", help=SNAPSHOT_HELP)
+@click.option("--max-snapshot-age", default=None, metavar="DURATION", help=MAX_SNAPSHOT_AGE_HELP)
 def plan(workspace: Workspace, fmt: str, out: Path | None, detailed_exitcode: bool,
-         expiry_warning_days: int | None, all_warnings: bool, show_unmanaged: bool) -> int:
+         expiry_warning_days: int | None, all_warnings: bool, show_unmanaged: bool, refresh_only: bool,
+         snapshot_file: Path | None, max_snapshot_age: str | None) -> int:
     """Show what apply would change, and what it must not (BLOCKED deletes).
 
     Needs no secrets: credentials that are not available are shown as not compared.
     Exit codes: 0 ok; 1 error; 2 changes (with --detailed-exitcode); 3 blocked actions.
     With --format markdown, errors are also written to stdout as a markdown block.
+    With --snapshot FILE (from `authctl snapshot`) it plans offline, for review only.
     """
+    offline = open_plan_snapshot_session(workspace, snapshot_file, max_snapshot_age, refresh_only)
+    if refresh_only:  # drift: state vs the platform (reconciler/cli/drift_command.py)
+        return report_drift(workspace, fmt=fmt, out=out, detailed_exitcode=detailed_exitcode,
+                            all_warnings=all_warnings)
     if expiry_warning_days is not None:
         workspace.settings.policy.expiry_warning_days = expiry_warning_days
-    session = open_session(workspace, Access.READ, early_snapshot=True)
+    session = offline if offline is not None else open_session(workspace, Access.READ, early_snapshot=True)
     try:
         result = session.plan()
     finally:
@@ -128,7 +141,10 @@ def plan(workspace: Workspace, fmt: str, out: Path | None, detailed_exitcode: bo
         from reconciler.plan_file import write_plan_file
 
         write_plan_file(out, result)
-        if fmt == "text":
+        if fmt == "text" and result.context.snapshot is not None:
+            output.stdout().print(f"\nSaved the plan to {out} for review; a plan against a snapshot cannot be "
+                                  "applied.", markup=False)
+        elif fmt == "text":
             output.stdout().print(f"\nSaved the plan to {out}; apply it with `authctl apply {out}`.", markup=False)
     if result.has_blocked:
         return ExitCode.BLOCKED

@@ -26,7 +26,7 @@ from reconciler.render.escape import (
     shorten,
     terminal_text,
 )
-from reconciler.render.plan_text import change_line, show_value
+from reconciler.render.plan_text import change_line, show_value, snapshot_sentence
 from reconciler.render.plan_warnings import unmanaged_count_line, unmanaged_line, unmanaged_listed, warning_lines
 
 MAX_CHARS = 60_000
@@ -87,7 +87,8 @@ def render_markdown(plan: Plan, *, all_warnings: bool = False, show_unmanaged: b
     """The plan as a pull-request comment; ``show_unmanaged`` lists every unmanaged object (up to a limit)."""
     data = plan_to_dict(plan)
     s = data["summary"]
-    out = [TITLE, "", f"**{data['summary_line']}**", "",
+    offline = snapshot_sentence(data["context"])
+    out = [TITLE, "", f"**{data['summary_line']}**", "", *([f"_{markdown_text(offline)}_", ""] if offline else []),
            "| create | update | replace | delete | blocked | reauthorize | unchanged |",
            "|---:|---:|---:|---:|---:|---:|---:|",
            f"| {s['create']} | {s['update']} | {s['replace']} | {s['delete']} | {s['blocked']} | "
@@ -109,9 +110,11 @@ def render_markdown(plan: Plan, *, all_warnings: bool = False, show_unmanaged: b
     if data["actions"]:
         out += ["#### Changes", ""]
     count = unmanaged_count_line(data["unmanaged"], show_all=show_unmanaged)
+    snapshot = data["context"].get("snapshot")
+    source = f" · snapshot of {markdown_code(snapshot['source'])}" if snapshot else ""
     footer = [f"<sub>{markdown_text(count) + ' · ' if count else ''}environment "
               f"{markdown_code(data['context']['environment'] or 'default')} · manifests "
-              f"{markdown_code(data['context']['manifest_digest'][:12])}</sub>", ""]
+              f"{markdown_code(data['context']['manifest_digest'][:12])}{source}</sub>", ""]
     size = sum(len(line) + 1 for line in out + [""] + footer)
     for index, action in enumerate(data["actions"]):
         block = _action_block(action)

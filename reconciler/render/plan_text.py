@@ -38,6 +38,15 @@ def show_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
+def snapshot_sentence(context: dict[str, Any]) -> str:
+    """For a plan made against a snapshot file: "Planned against a snapshot taken 3 hours ago (...); ..."; else ""."""
+    snapshot = context.get("snapshot")
+    if not snapshot:
+        return ""
+    summary = snapshot["summary"]
+    return f"{summary[:1].upper()}{summary[1:]}."
+
+
 def line(text: str, style: str = "") -> Text:
     """One line of terminal output whose text may hold data: escaped for the terminal, never markup."""
     return Text(terminal_text(text), style=style)
@@ -102,7 +111,10 @@ def render_text(plan: Plan, *, all_warnings: bool = False, show_unmanaged: bool 
     """The plan for a terminal; ``show_unmanaged`` lists every unmanaged object, not only those that matter."""
     data = plan_to_dict(plan)
     style = "bold red" if plan.has_blocked else "bold"
+    offline = snapshot_sentence(data["context"])
     parts: list[RenderableType] = [Text(data["summary_line"], style=style)]
+    if offline:
+        parts.append(line(offline, style="yellow"))
     body: list[Text] = []
     for action in data["actions"]:
         body.append(Text(""))
@@ -121,4 +133,6 @@ def render_text(plan: Plan, *, all_warnings: bool = False, show_unmanaged: bool 
     if len(body) > LONG_PLAN_LINES:
         parts.append(Text(""))
         parts.append(Text(data["summary_line"], style=style))
+        if offline:
+            parts.append(line(offline, style="yellow"))
     return Group(*parts)
