@@ -9,7 +9,7 @@ from reconciler.live import LiveAuthorization
 from reconciler.manifest.fingerprints import AuthFingerprints
 from reconciler.manifest.model import DesiredAuthorization
 from reconciler.plan import Action, ActionKind, Blocker, Phase, Precondition
-from reconciler.planner.context import PlanningContext, removal_address
+from reconciler.planner.context import PlanningContext, Unrecorded, removal_address
 from reconciler.planner.versions import auth_version
 from reconciler.state.records import ManagedObject
 from reconciler.vocabulary import Health
@@ -116,7 +116,17 @@ def _label_clash(ctx: PlanningContext, d: DesiredAuthorization) -> tuple[Blocker
 
 def _immutable_changes(ctx: PlanningContext, d: DesiredAuthorization, obj: ManagedObject, live: LiveAuthorization,
                        fps: AuthFingerprints) -> tuple[list[FieldChange], list[str]]:
-    """Changes to what the platform cannot edit (provider, method, config, credentials) and why they replace."""
+    """Changes to what the platform cannot edit (provider, method, config, credentials) and why they replace.
+
+    An authorization brought in by ``authctl import`` (``applied.imported``) may lack the
+    fingerprint of a config field or credential: the platform never returns them, and the
+    value was not available when it was imported. authctl then cannot know whether the
+    manifest's value is the live one, so that field is not compared at all, whether or not
+    the value is available now: comparing against nothing would replace every adopted
+    authorization. It is collected in ``ctx.unrecorded`` and the plan says what to supply
+    and that ``authctl import`` records it (warnings.py); from then on it is compared like
+    any other. An object apply created has every fingerprint, so this never applies to it.
+    """
     changes: list[FieldChange] = []
     reasons: list[str] = []
     for field_name, before, after in (("provider", live.provider, d.provider), ("method", live.method, d.method)):
@@ -124,9 +134,13 @@ def _immutable_changes(ctx: PlanningContext, d: DesiredAuthorization, obj: Manag
             changes.append(FieldChange(field_name, before, after))
             reasons.append(f"{field_name} changed")
     applied_config = obj.applied.get("config", {})
+    imported = bool(obj.applied.get("imported"))
     config_keys = {k.split(".", 1)[1] for k in obj.fingerprints if k.startswith("config.")} | set(d.config)
     for key in sorted(config_keys):
         path = f"config.{key}"
+        if imported and path not in obj.fingerprints and key in d.config:
+            ctx.unrecorded.append(Unrecorded(d.address, path))
+            continue
         if obj.fingerprints.get(path) != fps.config.get(path):
             before = applied_config.get(key, WRITE_ONLY) if path in obj.fingerprints else None
             changes.append(FieldChange(path, before, d.config.get(key)))
@@ -140,6 +154,9 @@ def _immutable_changes(ctx: PlanningContext, d: DesiredAuthorization, obj: Manag
         if status is None:
             changes.append(FieldChange(path, SENSITIVE, None, sensitive=True))
             rotated = True
+            continue
+        if imported and path not in obj.fingerprints:
+            ctx.unrecorded.append(Unrecorded(d.address, path, "" if status.fingerprint else status.reference))
             continue
         change = secret_change(path, obj.fingerprints.get(path), status.fingerprint, status.unavailable)
         if status.fingerprint is None:

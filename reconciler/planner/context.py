@@ -29,6 +29,19 @@ class PlanInput:
     expiry_warning_days: int = 14
 
 
+@dataclass(frozen=True)
+class Unrecorded:
+    """A field of an imported authorization that state has no fingerprint of: not compared (authorizations.py).
+
+    ``supply``: the reference whose value is missing here (``AUTHCTL_X`` or ``file x.json``);
+    empty when the value is available and only an import needs to record it.
+    """
+
+    address: str
+    path: str
+    supply: str = ""
+
+
 @dataclass
 class PlanningContext:
     """The decisions so far (authorization and job actions) and the indexes every step shares."""
@@ -38,6 +51,7 @@ class PlanningContext:
     job_actions: dict[str, Action] = field(default_factory=dict)
     warnings: list[PlanWarning] = field(default_factory=list)
     not_compared: list[str] = field(default_factory=list)
+    unrecorded: list[Unrecorded] = field(default_factory=list)
 
     @property
     def snapshot(self) -> Snapshot:

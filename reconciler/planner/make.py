@@ -7,7 +7,7 @@ from reconciler.planner.authorizations import plan_authorization
 from reconciler.planner.context import PlanInput, PlanningContext
 from reconciler.planner.jobs import plan_job
 from reconciler.planner.removals import guard, jobs_moved_away, plan_removals
-from reconciler.planner.warnings import health_warnings, not_compared_warning, unmanaged_objects
+from reconciler.planner.warnings import health_warnings, not_compared_warning, unmanaged_objects, unrecorded_warnings
 from reconciler.vocabulary import ObjectKind
 
 
@@ -32,6 +32,7 @@ def make_plan(inp: PlanInput) -> Plan:
         changes.append(action)
     health_warnings(ctx)
     not_compared_warning(ctx)
+    unrecorded_warnings(ctx)
     changes.sort(key=Action.sort_key)
     return Plan(actions=tuple(changes), noop_count=noops, warnings=tuple(dict.fromkeys(ctx.warnings)),
                 unmanaged=unmanaged_objects(ctx, changes), context=inp.context)

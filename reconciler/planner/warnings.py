@@ -61,6 +61,38 @@ def not_compared_warning(ctx: PlanningContext) -> None:
                                     f"({shown}); a rotation shows up where they are", "not-compared"))
 
 
+def unrecorded_warnings(ctx: PlanningContext) -> None:
+    """Imported authorizations' fields authctl has no fingerprint of: not compared, and what records them.
+
+    Two lines at most, whatever the number (an adopted account has thousands): the values to
+    supply (the references, the first few by name), and those available here that only an
+    import must record. ``authctl import --all-matching`` records both kinds once the values are set.
+    """
+    if not ctx.unrecorded:
+        return
+    to_supply = sorted({u.supply for u in ctx.unrecorded if u.supply})
+    if to_supply:
+        auths = len({u.address for u in ctx.unrecorded if u.supply})
+        shown = ", ".join(to_supply[:_SHOWN_UNAVAILABLE])
+        if len(to_supply) > _SHOWN_UNAVAILABLE:
+            shown += f" and {len(to_supply) - _SHOWN_UNAVAILABLE:,} more"
+        noun = "authorization has" if auths == 1 else "authorizations have"
+        ctx.warnings.append(PlanWarning(
+            f"{auths:,} imported {noun} secrets authctl has not recorded (the platform never returns them): "
+            f"not compared, never a replace, until recorded; supply {shown}, then run "
+            "`authctl import --all-matching` to record them", "secret-not-recorded"))
+    available = sorted({(u.address, u.path) for u in ctx.unrecorded if not u.supply})
+    if available:
+        first = ", ".join(f"{address} {path}" for address, path in available[:_SHOWN_UNAVAILABLE])
+        more = f" and {len(available) - _SHOWN_UNAVAILABLE:,} more" if len(available) > _SHOWN_UNAVAILABLE else ""
+        noun = "value of an imported authorization is" if len(available) == 1 else \
+            "values of imported authorizations are"
+        ctx.warnings.append(PlanWarning(
+            f"{len(available):,} {noun} available here but not recorded "
+            f"({first}{more}): not compared until `authctl import --all-matching` records them",
+            "value-not-recorded"))
+
+
 def unmanaged_objects(ctx: PlanningContext, changes: list[Action]) -> tuple[UnmanagedObject, ...]:
     """Every live object this workspace does not manage, with the plan's actions it is tied to.
 
