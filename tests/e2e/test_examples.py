@@ -9,8 +9,10 @@ A scenario is a list of steps, each one of:
                                  `expect_output`/`forbid_output` substrings of stdout+stderr,
                                  `expect_summary` (subset of the JSON plan summary),
                                  `save_output_as` NAME (stripped stdout, usable as ${NAME})
-  set_env: {VAR: value}          change the environment for the following steps
+  set_env: {VAR: value}          change the environment for the following steps (null unsets VAR)
   remove_documents: {file, names}  delete YAML documents by metadata.name, as a PR would
+  replace_text: {file, old, new}   edit a file as a person reviewing it would (``old`` must be there)
+  remove_paths: [PATH, ...]      delete files or folders of the workspace (a fresh checkout has no .authctl/)
 """
 
 from __future__ import annotations
@@ -18,18 +20,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from string import Template
 
 import pytest
 import yaml
 
+from cli_runner import _run_cli
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 DEMO = REPO / "manifests"
 SCENARIOS = sorted(EXAMPLES.glob("*/.scenario.yaml"))
+# Folders of examples/ that are not workspaces, with the test that runs them instead.
+NOT_WORKSPACES = {"ci": "tests/e2e/test_ci_examples.py runs its CI files against the demo workspace"}
 
 
 def _remove_documents(path: Path, names: list[str]) -> None:
@@ -40,7 +44,7 @@ def _remove_documents(path: Path, names: list[str]) -> None:
 
 def test_every_example_has_a_scenario() -> None:
     folders = sorted(p.parent.name for p in SCENARIOS)
-    assert folders == sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir())
+    assert folders == sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir() and p.name not in NOT_WORKSPACES)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.parent.name)
@@ -52,14 +56,29 @@ def test_example(scenario: Path, tmp_path: Path) -> None:
     saved: dict[str, str] = {}
     for number, step in enumerate(spec["steps"], start=1):
         if "set_env" in step:
-            env.update({k: str(v) for k, v in step["set_env"].items()})
+            for key, value in step["set_env"].items():
+                if value is None:
+                    env.pop(key, None)
+                else:
+                    env[key] = str(value)
+            continue
+        if "remove_paths" in step:
+            for relative in step["remove_paths"]:
+                target = workspace / relative
+                shutil.rmtree(target) if target.is_dir() else target.unlink()
             continue
         if "remove_documents" in step:
             _remove_documents(workspace / step["remove_documents"]["file"], step["remove_documents"]["names"])
             continue
+        if "replace_text" in step:
+            edit = step["replace_text"]
+            path = workspace / edit["file"]
+            text = path.read_text(encoding="utf-8")
+            assert edit["old"] in text, f"{scenario.parent.name} step {number}: {edit['old']!r} not in {edit['file']}"
+            path.write_text(text.replace(edit["old"], edit["new"]), encoding="utf-8")
+            continue
         args = [Template(str(a)).substitute(saved) for a in step["run"]]
-        result = subprocess.run([sys.executable, "-m", "reconciler", *args], cwd=workspace, env=env,
-                                capture_output=True, text=True, timeout=120)
+        result = _run_cli(*args, cwd=workspace, env={**dict.fromkeys(os.environ), **env}, timeout=120)
         text = result.stdout + result.stderr
         where = f"{scenario.parent.name} step {number} (authctl {' '.join(args)}):\n{text}"
         assert result.returncode == step.get("exit", 0), where
@@ -92,14 +111,11 @@ def test_example_validates_in_place_without_warnings(folder: Path, env: str | No
     workspace = tmp_path / folder.name
     shutil.copytree(folder, workspace, ignore=shutil.ignore_patterns(".authctl"))
     env_args = ["--env", env] if env else []
-    text = subprocess.run([sys.executable, "-m", "reconciler", "validate", *env_args], cwd=workspace,
-                          env={**os.environ, "NO_COLOR": "1"}, capture_output=True, text=True, timeout=120)
+    text = _run_cli("validate", *env_args, cwd=workspace, timeout=120)
     output = text.stdout + text.stderr
     assert text.returncode == 0, output
     assert "warning" not in output.lower(), output
-    result = subprocess.run([sys.executable, "-m", "reconciler", "validate", "--format", "json", *env_args],
-                            cwd=workspace, env={**os.environ, "NO_COLOR": "1"}, capture_output=True, text=True,
-                            timeout=120)
+    result = _run_cli("validate", "--format", "json", *env_args, cwd=workspace, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert report["valid"] and report["warnings"] == [], report
