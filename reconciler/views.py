@@ -13,12 +13,13 @@ set a status).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reconciler.errors import NotFoundError, UsageError
-from reconciler.live import LiveAuthorization, LiveJob, Snapshot
+from reconciler.live import LiveAuthorization, LiveJob, RequestCounts, Snapshot
 from reconciler.view_rows import AuthorizationRow, BoundAuthorization, JobDetail, JobRow
 from reconciler.state.records import ManagedIndex
 from reconciler.vocabulary import ObjectKind
@@ -28,6 +29,7 @@ JOB_NAMED_BY = "manifest name, id or name"
 
 AUTH_SORT_KEYS = ("label", "description", "provider", "method", "health", "owner", "created", "updated")
 JOB_SORT_KEYS = ("name", "workflow", "status", "created")
+HOURS_SHOWN = 30 * 24  # show --format json (and the dashboard's charts): the hourly series of the last 30 days
 
 
 def managed_names(managed: ManagedIndex, kind: ObjectKind) -> dict[str, str]:
@@ -53,21 +55,30 @@ def _sort_value(value: Any) -> tuple[int, Any]:
     return (0, value.casefold() if isinstance(value, str) else value)
 
 
+def authorization_sort_key(sort: str) -> Callable[[AuthorizationRow], tuple[Any, ...]]:
+    """How `status --sort` (and the dashboard) orders authorizations by ``sort``: ties by label, then id."""
+    if sort == "health":  # by severity (healthy, unknown, unhealthy), not alphabetically
+        return lambda r: (r.health.severity, r.label.casefold(), r.id)
+    return lambda r: (_sort_value(getattr(r, sort)), r.label.casefold(), r.id)
+
+
+def job_sort_key(sort: str) -> Callable[[JobRow], tuple[Any, ...]]:
+    """How `show --sort-jobs` (and the dashboard) orders jobs by ``sort``: ties by name, then id."""
+    return lambda r: (_sort_value(getattr(r, sort)), r.name, r.id)
+
+
 def authorization_rows(snapshot: Snapshot, managed: ManagedIndex, sort: str = "label",
                        reverse: bool = False) -> list[AuthorizationRow]:
     names = managed_names(managed, ObjectKind.AUTHORIZATION)
     rows = [authorization_row(a, snapshot, names) for a in snapshot.authorizations.values()]
-    if sort == "health":  # by severity (healthy, unknown, unhealthy), not alphabetically
-        rows.sort(key=lambda r: (r.health.severity, r.label.casefold(), r.id), reverse=reverse)
-    else:
-        rows.sort(key=lambda r: (_sort_value(getattr(r, sort)), r.label.casefold(), r.id), reverse=reverse)
+    rows.sort(key=authorization_sort_key(sort), reverse=reverse)
     return rows
 
 
 def job_rows(jobs: list[LiveJob], managed: ManagedIndex, sort: str = "name", reverse: bool = False) -> list[JobRow]:
     names = managed_names(managed, ObjectKind.JOB)
     rows = [JobRow(j.id, j.name, j.workflow, j.status.display, j.created, names.get(j.id)) for j in jobs]
-    rows.sort(key=lambda r: (_sort_value(getattr(r, sort)), r.name, r.id), reverse=reverse)
+    rows.sort(key=job_sort_key(sort), reverse=reverse)
     return rows
 
 
@@ -175,6 +186,22 @@ def applied_config(managed: ManagedIndex, auth_id: str) -> tuple[dict[str, Any] 
     if obj is None or "config" not in obj.applied:
         return None, ()
     return dict(obj.applied.get("config") or {}), tuple(sorted(obj.applied.get("credentials") or {}))
+
+
+def requests_json(usage: RequestCounts, now: datetime) -> dict[str, Any]:
+    """``show --format json``'s ``requests``: the window counts, and ``hourly``, the last 30 days hour by hour.
+
+    ``hourly`` is zero-filled: 720 ``{"hour", "count"}`` entries, oldest first, the last one
+    the current hour (UTC), so a chart needs no gap handling. A platform that reports no
+    series (a real Lytics) gives an empty list. The dashboard draws its charts from it.
+    """
+    counts = {"hour": usage.hour, "day": usage.day, "week": usage.week, "month": usage.month}
+    if usage.month and not usage.hourly:  # requests counted, but no series reported
+        return {**counts, "hourly": []}
+    seen = {h.hour.astimezone(UTC).replace(minute=0, second=0, microsecond=0): h.count for h in usage.hourly}
+    last = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    hours = [last - timedelta(hours=back) for back in range(HOURS_SHOWN - 1, -1, -1)]
+    return {**counts, "hourly": [{"hour": hour.isoformat(), "count": seen.get(hour, 0)} for hour in hours]}
 
 
 def job_detail(job: LiveJob, snapshot: Snapshot, managed: ManagedIndex) -> JobDetail:

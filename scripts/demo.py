@@ -7,7 +7,9 @@ manifests blocks a delete -> a credential rotation replaces an authorization and
 its jobs without stopping them -> an OAuth login against a local test authorization
 server (no browser: ``--no-browser`` and a scripted consent), a revocation at the
 provider, and a reauth in place that keeps the id (when the test server, tests/oauth_provider
-and Flask, is available: ``make demo`` installs the dev dependencies for it).
+and Flask, is available: ``make demo`` installs the dev dependencies for it). It ends by
+keeping a copy of the workspace and printing the `authctl ui` command that opens the
+dashboard on it (it starts no server itself).
 
 ``--backend http`` (``make demo DEMO_BACKEND=http``) tells the same story over HTTP: the
 embedded platform is served in the Lytics API shape by ``authctl platform serve`` on
@@ -110,7 +112,58 @@ def main(argv: list[str] | None = None) -> None:
             with served_platform(workspace, env) if args.backend == "http" else nullcontext():
                 story(workspace, env)
                 oauth_story(workspace, env, provider)
+        kept = keep_for_dashboard(workspace, args.backend)
     print(f"\nDemo finished in {time.monotonic() - started:.1f} s.")
+    tell_dashboard(kept, args.backend)
+
+
+def keep_for_dashboard(workspace: Path, backend: str) -> Path:
+    """A copy of the demo workspace that outlives the demo, for `authctl ui`.
+
+    Over HTTP the platform was the database served beside the workspace: the copy keeps it
+    (``.authctl/platform.db``, with its key) and a fresh API token in ``secrets/``, and its
+    ``backend`` names the port `tell_dashboard` asks to serve it on. Copies are kept in one
+    folder per user; those of runs over a day old are removed.
+    """
+    parent = Path(tempfile.gettempdir()) / f"authctl-demo-dashboard-{os.getuid()}"
+    parent.mkdir(mode=0o700, exist_ok=True)
+    for old in parent.iterdir():
+        if time.time() - old.stat().st_mtime > 24 * 3600:
+            shutil.rmtree(old, ignore_errors=True)
+    kept = Path(tempfile.mkdtemp(dir=parent)) / "workspace"
+    shutil.copytree(workspace, kept)
+    if backend == "http":
+        (kept / ".authctl").mkdir(mode=0o700, exist_ok=True)
+        for suffix in ("", ".key", "-wal", "-shm"):
+            served = workspace.parent / f"served-platform.db{suffix}"
+            if served.exists():
+                shutil.copy2(served, kept / ".authctl" / f"platform.db{suffix}")
+        token = kept / "secrets" / "lytics-token"
+        token.write_text(secrets.token_urlsafe(24))
+        token.chmod(0o600)
+        settings = kept / "authctl.yaml"
+        settings.write_text(re.sub(r"^backend:\n(?:  .*\n)+", f"backend:\n  kind: lytics\n  url: {DASHBOARD_PLATFORM}\n"
+                                   "  token: {file: secrets/lytics-token}\n", settings.read_text(), count=1,
+                                   flags=re.M))
+    return kept
+
+
+DASHBOARD_PLATFORM = "http://127.0.0.1:8765"  # where `tell_dashboard` asks to serve the kept platform (http)
+
+
+def tell_dashboard(kept: Path, backend: str) -> None:
+    say("The dashboard: everything above, in a browser (read-only)")
+    command = Path(sys.executable).with_name("authctl")
+    authctl = str(command) if command.exists() else "authctl"
+    if backend == "http":
+        print(f"  cd {kept}")
+        print(f"  LYTICS_API_TOKEN=$(cat secrets/lytics-token) {authctl} platform serve --path .authctl/platform.db "
+              f"--cascade --port {DASHBOARD_PLATFORM.rsplit(':', 1)[1]} &")
+        print(f"  {authctl} ui --open")
+    else:
+        print(f"  {authctl} ui -w {kept} --open")
+    print("`authctl ui` prints a URL carrying a fresh access token (--open opens it for you); Ctrl-C stops it.")
+    print(f"The demo workspace is kept for it in {kept} (for a day: the next demo after that removes it).")
 
 
 def story(workspace: Path, env: dict[str, str]) -> None:

@@ -21,16 +21,18 @@ from reconciler.errors import AuthctlError, ExitCode
 # would add half a second to every `authctl validate`. A command missing from the table
 # still works, only slower: an unknown name loads every module (so does `--help`).
 _COMMAND_MODULES = ("manifest_commands", "plan_command", "apply_commands", "view_commands", "platform_commands",
-                    "state_commands", "oauth_commands", "health_commands")
+                    "state_commands", "oauth_commands", "health_commands", "snapshot_commands",
+                    "ui_command", "export_commands")
 _MODULE_OF = {
     "validate": "manifest_commands", "providers": "manifest_commands", "schema": "manifest_commands",
-    "plan": "plan_command",
+    "plan": "plan_command", "snapshot": "snapshot_commands",
     "apply": "apply_commands", "force-unlock": "apply_commands",
     "status": "view_commands", "show": "view_commands",
     "platform": "platform_commands",
-    "import": "state_commands", "state": "state_commands",
+    "import": "state_commands", "state": "state_commands", "export": "export_commands",
     "login": "oauth_commands", "reauth": "oauth_commands",
     "health": "health_commands", "refresh": "health_commands",
+    "ui": "ui_command",
 }
 
 

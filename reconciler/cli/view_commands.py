@@ -7,7 +7,7 @@ JSON output follows one rule on every command: a single object carries
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -16,7 +16,7 @@ from reconciler.backends import open_backend
 from reconciler.cli import output
 from reconciler.cli.common import managed_objects, output_options, workspace_catalog, workspace_options
 from reconciler.errors import NotFoundError
-from reconciler.live import RequestCounts, Snapshot
+from reconciler.live import Snapshot
 from reconciler.render.show import config_view, job_view
 from reconciler.render.status import show_view, status_table
 from reconciler.state.records import ManagedIndex
@@ -31,13 +31,13 @@ from reconciler.views import (
     job_detail,
     job_rows,
     managed_names,
+    requests_json,
     resolve_object,
 )
 from reconciler.vocabulary import Access, ObjectKind
 from reconciler.workspace import Workspace
 
 WIDE_HELP = "Every column and every value whole, full timestamps (lines may be wider than the terminal)."
-HOURS_SHOWN = 30 * 24  # show --format json: the hourly request series of the last 30 days
 
 
 @click.command()
@@ -109,22 +109,6 @@ def _show_authorization(snapshot: Snapshot, managed: ManagedIndex, auth_id: str,
     view = show_view(row, jobs, usage, wide=wide, now=datetime.now(UTC))
     output.stdout().print(Group(view, Text(""), config_view(config, credentials, applied=True, wide=wide)),
                           soft_wrap=wide)
-
-
-def requests_json(usage: RequestCounts, now: datetime) -> dict[str, Any]:
-    """``show --format json``'s ``requests``: the window counts, and ``hourly``, the last 30 days hour by hour.
-
-    ``hourly`` is zero-filled: 720 ``{"hour", "count"}`` entries, oldest first, the last one
-    the current hour (UTC), so a chart needs no gap handling. A platform that reports no
-    series (a real Lytics) gives an empty list.
-    """
-    counts = {"hour": usage.hour, "day": usage.day, "week": usage.week, "month": usage.month}
-    if usage.month and not usage.hourly:  # requests counted, but no series reported
-        return {**counts, "hourly": []}
-    seen = {h.hour.astimezone(UTC).replace(minute=0, second=0, microsecond=0): h.count for h in usage.hourly}
-    last = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    hours = [last - timedelta(hours=back) for back in range(HOURS_SHOWN - 1, -1, -1)]
-    return {**counts, "hourly": [{"hour": hour.isoformat(), "count": seen.get(hour, 0)} for hour in hours]}
 
 
 def _show_job(snapshot: Snapshot, managed: ManagedIndex, job_id: str, fmt: str, wide: bool) -> None:
