@@ -272,8 +272,18 @@ def _serve(path: str) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # monitors are reaped by the kernel
     sys.stdout.write("ready\n")
     sys.stdout.flush()
+    parent = os.getppid()
+    listener.settimeout(1.0)
     while True:
-        conn, _ = listener.accept()
+        try:
+            conn, _ = listener.accept()
+        except TimeoutError:
+            if os.getppid() != parent:  # the pytest process is gone (killed, timed out): so is the zygote
+                Path(path).unlink(missing_ok=True)
+                os.rmdir(os.path.dirname(path))
+                os._exit(0)
+            continue
+        conn.settimeout(None)
         if os.fork() == 0:
             listener.close()
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
