@@ -47,15 +47,22 @@ class TokenSet:
 
 
 def parse_scopes(value: Any, separator: str = " ") -> tuple[str, ...]:
-    """Scopes from a token response: a string (space, or the provider's separator) or a list."""
+    """Scopes from a token response: a string (space, or the provider's separator) or a list.
+
+    A list's items are split too: a provider whose separator is a comma (Pinterest, TikTok)
+    may echo the requested string back as one item (``["ads:read,ads:write"]``), and counting
+    that as one unknown scope would call a complete grant unhealthy.
+    """
     if value is None:
         return ()
     if isinstance(value, str):
-        parts = value.replace(separator, " ").split() if separator != " " else value.split()
-        return tuple(dict.fromkeys(p for p in parts if p))
-    if isinstance(value, (list, tuple)):
-        return tuple(dict.fromkeys(str(p) for p in value if p))
-    return ()
+        items: list[str] = [value]
+    elif isinstance(value, (list, tuple)):
+        items = [str(p) for p in value if p]
+    else:
+        return ()
+    parts = (part for item in items for part in (item.replace(separator, " ") if separator != " " else item).split())
+    return tuple(dict.fromkeys(parts))
 
 
 def from_oauth2_response(token: Mapping[str, Any], *, requested: tuple[str, ...] = (), separator: str = " ",

@@ -27,8 +27,11 @@ CALLBACK_PATH = "/callback"
 
 
 def normalize_scope(scope: str | None) -> str:
-    """Space-separated scopes, duplicates dropped, order kept (what is echoed back to the client)."""
-    return " ".join(dict.fromkeys((scope or "").split()))
+    """Space-separated scopes, duplicates dropped, order kept (what is echoed back to the client).
+
+    Commas separate scopes too, as Pinterest and TikTok send them (``ads:read,ads:write``).
+    """
+    return " ".join(dict.fromkeys((scope or "").replace(",", " ").split()))
 
 
 def is_loopback_redirect(uri: str) -> bool:

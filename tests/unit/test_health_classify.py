@@ -49,6 +49,11 @@ def test_a_2xx_is_healthy_and_reports_the_scopes_it_names() -> None:
     assert (v.status, v.reason, v.granted) == (Health.HEALTHY, "", ("ads:read", "ads:write", "extra"))
 
 
+def test_a_grant_echoed_as_one_comma_separated_item_is_complete() -> None:
+    v = verdict(200, {"id": "1", "scopes": ["ads:read,ads:write"]})
+    assert (v.status, v.scopes_missing) == (Health.HEALTHY, ())
+
+
 @pytest.mark.parametrize("body", [{"scopes": ["ads:read"]}, {"data": {"is_valid": True, "scopes": ["ads:read"]}},
                                   {"scope": "ads:read"}])
 def test_a_required_scope_missing_from_the_answer_is_unhealthy_and_named(body: dict) -> None:

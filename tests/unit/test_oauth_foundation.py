@@ -124,4 +124,7 @@ def test_a_refresh_without_rotation_keeps_the_refresh_token_and_no_scope_means_a
 def test_scopes_parse_and_diff() -> None:
     assert parse_scopes("a b  a") == ("a", "b")
     assert parse_scopes(["a", "b"]) == ("a", "b") and parse_scopes(None) == ()
+    # a comma-separated provider echoing the requested string back as one list item (the demo's Pinterest)
+    assert parse_scopes(["ads:read,ads:write"], ",") == ("ads:read", "ads:write")
+    assert parse_scopes("ads:read,ads:write", ",") == ("ads:read", "ads:write")
     assert missing_scopes(["ads_management", "business_management"], ("business_management",)) == ("ads_management",)
