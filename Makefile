@@ -10,7 +10,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint bench clean install install-dev catalog lock
+.PHONY: demo test lint bench clean install install-dev catalog lock browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,18 +55,33 @@ lint: install-dev
 	$(BIN)/ruff check reconciler providers scripts benchmarks
 	$(BIN)/lint-imports
 
+# The dashboard's tests drive a real headless browser: Debian's chromium and its chromedriver
+# (never a browser build downloaded by a tool). Installed when missing, as root or with a
+# password-less sudo; `apt-get update` only if the install fails (no package lists yet). Where
+# nothing can be installed, the browser tests skip and name the missing package (on CI they fail).
+BROWSER_PACKAGES := chromium chromium-driver
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then as_root=; elif sudo -n true 2>/dev/null; then as_root="sudo -n"; \
+	else echo "make: not root and no password-less sudo: cannot install $(BROWSER_PACKAGES); the browser tests will skip" >&2; exit 0; fi; \
+	install="$$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(BROWSER_PACKAGES)"; \
+	$$install || { $$as_root apt-get update -q && $$install; } \
+	  || echo "make: apt-get could not install $(BROWSER_PACKAGES); the browser tests will skip" >&2
+
 # Starts PostgreSQL on 127.0.0.1 for the suite, runs pytest, always stops it. The suite runs on
 # PYTEST_WORKERS processes (pytest-xdist; `auto` is one per core, 0 runs it in this process):
 # each PostgreSQL test creates and drops its own database, so workers share the one server.
+# --dist loadgroup: tests marked @pytest.mark.xdist_group(NAME) run on one worker, sharing its
+# module fixtures (the browser tests: one seeded workspace, dashboard and Chromium, not one per worker).
 PYTEST_WORKERS ?= auto
 # The suite starts authctl as a subprocess about a thousand times: compile the sources once first
 # (machines that set PYTHONDONTWRITEBYTECODE, as CI images often do, would recompile them every time).
-test: install-dev lint
+test: install-dev lint browser
 	@$(BIN)/python -m compileall -q -j 0 reconciler providers tests scripts benchmarks > /dev/null
 	@set -e; pgdir=$$(mktemp -d /tmp/authctl-pg.XXXXXX); chmod 755 $$pgdir; \
 	trap 'scripts/postgres.sh stop '$$pgdir EXIT; \
 	url=$$(scripts/postgres.sh start $$pgdir); \
-	AUTHCTL_TEST_PG_URL=$$url $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	AUTHCTL_TEST_PG_URL=$$url $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # After editing dependencies in pyproject.toml: re-resolve the lock files (a test checks they
 # are current). Versions already locked are kept when still allowed; `make lock LOCK_ARGS=--upgrade`
@@ -94,6 +109,7 @@ bench: install-dev
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/plan_http.py
 	$(BIN)/python benchmarks/health_scale.py
+	$(BIN)/python benchmarks/export_scale.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
