@@ -155,13 +155,6 @@ def workspace_catalog(workspace: Workspace) -> Catalog:
 
 
 def managed_objects(workspace: Workspace) -> ManagedIndex:
-    from reconciler.state.access import open_state_store
-    from reconciler.vocabulary import Access
+    from reconciler.state.access import read_managed
 
-    state = open_state_store(workspace, Access.READ)
-    if state is None:
-        return {}
-    try:
-        return state.managed()
-    finally:
-        state.close()
+    return read_managed(workspace)

@@ -54,6 +54,20 @@ def open_state_store(workspace: Workspace, access: Access) -> StateStore | State
     return StateStore.open(url, workspace=workspace.identity(), setting=f"{workspace.state_setting}.url")
 
 
+def read_managed(workspace: Workspace) -> ManagedIndex:
+    """The state's managed objects (manifest name -> live id), read-only; empty before the first apply.
+
+    For readers that need no more of the state (status, health, export, the dashboard).
+    """
+    state = open_state_store(workspace, Access.READ)
+    if state is None:
+        return {}
+    try:
+        return state.managed()
+    finally:
+        state.close()
+
+
 def open_existing_state_store(workspace: Workspace) -> StateStore | None:
     """The full store when one exists (force-unlock must not create one); None for a missing SQLite file."""
     url = workspace.resolve_url(workspace.state.url)

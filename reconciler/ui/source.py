@@ -37,8 +37,7 @@ from reconciler.backends import Backend, open_backend
 from reconciler.catalog import Catalog
 from reconciler.errors import AuthctlError, ManifestError
 from reconciler.paused_gc import paused_gc
-from reconciler.state.access import open_state_store
-from reconciler.state.records import ManagedIndex
+from reconciler.state.access import read_managed
 from reconciler.ui.dataset import Dataset
 from reconciler.views import requests_json
 from reconciler.vocabulary import Access
@@ -47,17 +46,6 @@ from reconciler.workspace import Workspace
 log = logging.getLogger("authctl.ui")
 T = TypeVar("T")
 DEFAULT_MAX_AGE = 60.0
-
-
-def read_managed(workspace: Workspace) -> ManagedIndex:
-    """The state's managed objects (manifest name -> live id), read-only; empty before the first apply."""
-    state = open_state_store(workspace, Access.READ)
-    if state is None:
-        return {}
-    try:
-        return state.managed()
-    finally:
-        state.close()
 
 
 class BackendThread:
@@ -237,4 +225,4 @@ class DashboardSource:
         self._snapshots.close()
 
 
-__all__ = ["DEFAULT_MAX_AGE", "BackendThread", "DashboardSource", "PlanResult", "ReadFailure", "read_managed"]
+__all__ = ["DEFAULT_MAX_AGE", "BackendThread", "DashboardSource", "PlanResult", "ReadFailure"]
