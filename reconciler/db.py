@@ -403,7 +403,7 @@ def make_engine(url: str) -> Engine:
     if path is not None:
         prepare_private_file(path)
     options: dict[str, Any] = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {
-        "pool_pre_ping": True}
+        "pool_pre_ping": True, "connect_args": server_connect_args(url)}
     engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
@@ -458,3 +458,13 @@ def initialise_with_retry(initialise: Callable[[], None]) -> None:
                                          wait_max=0.5, wait_jitter=0.05):
         with attempt:
             initialise()
+
+
+# Seconds to wait for a database server to answer a connection: without it a host that drops
+# packets (a firewall, a VPN gone) hangs plan and apply for minutes before any error.
+SERVER_CONNECT_TIMEOUT = 10
+
+
+def server_connect_args(url: str) -> dict[str, Any]:
+    """Driver arguments for a server database (PostgreSQL): a connect timeout, unless the URL sets one."""
+    return {} if "connect_timeout=" in url else {"connect_timeout": SERVER_CONNECT_TIMEOUT}

@@ -150,9 +150,12 @@ class AdvisoryLock(RowLock):
         from sqlalchemy import create_engine
         from sqlalchemy.pool import NullPool
 
+        from reconciler.db import server_connect_args
+
         with self._guard:
             if self._engine is None:
-                self._engine = create_engine(self._db.url, poolclass=NullPool)
+                self._engine = create_engine(self._db.url, poolclass=NullPool,
+                                             connect_args=server_connect_args(self._db.url))
             engine = self._engine
         try:
             conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")

@@ -282,3 +282,43 @@ def test_an_unreachable_postgresql_names_the_setting_and_never_the_password(
         assert "the state store postgresql+psycopg://alice:***@127.0.0.1:" in result.stderr, output
         assert f"({where}.url in authctl.yaml) cannot be used: connection failed" in result.stderr, output
         assert canary not in output and "Traceback" not in output
+
+
+def test_a_server_that_never_answers_is_an_error_after_the_connect_timeout(make_workspace, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """A listener that accepts and stays silent (a proxy or firewall that drops the rest) must not hang plan."""
+    import threading
+
+    from reconciler.db import SERVER_CONNECT_TIMEOUT, server_connect_args
+
+    assert server_connect_args("postgresql+psycopg://u@h/db") == {"connect_timeout": SERVER_CONNECT_TIMEOUT}
+    assert server_connect_args("postgresql+psycopg://u@h/db?connect_timeout=3") == {}  # the URL's own wins
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        silent.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(silent.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        url = f"postgresql+psycopg://alice@127.0.0.1:{silent.getsockname()[1]}/authctl?connect_timeout=1"
+        root = make_workspace({"auths.yaml": auth_doc("a", "A", "TEAM_TOKEN")},
+                              settings=f'name: team\nstate: {{url: "{url}"}}\n')
+        result = run_cli("plan", cwd=root, env={"TEAM_TOKEN": "t"}, timeout=30)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "(state.url in authctl.yaml) cannot be used: " in result.stderr, result.stderr  # then the driver's words
+        assert accepted, "the test server was never reached"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        silent.close()
+        for conn in accepted:
+            conn.close()
