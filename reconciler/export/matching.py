@@ -222,11 +222,16 @@ def imported_record(kind: ObjectKind, name: str, live: LiveAuthorization | LiveJ
     them (a rotation shows). A credential whose value is not available is not recorded, and
     the planner does not compare it (never a replace) until an import records it
     (reconciler/planner/authorizations.py). A fingerprint recorded earlier is kept: importing
-    again adds what was missing and never hides a change made since.
+    again adds what was missing and never hides a change made since. A job's record holds its
+    workflow, live state and authorization ids.
     """
     if kind == JOB:
         assert isinstance(live, LiveJob)
-        return ManagedObject(JOB, name, live.id, {}, now, {"workflow": live.workflow, "imported": True})
+        # what it was doing and on which authorizations, as apply records them: drift
+        # (`plan --refresh-only`) then sees an imported job paused or moved by hand too
+        state = "running" if live.status.is_running else "paused" if live.status.is_paused else "stopped"
+        return ManagedObject(JOB, name, live.id, {}, now, {"workflow": live.workflow, "imported": True,
+                                                           "state": state, "auth_ids": list(live.auth_ids)})
     assert isinstance(live, LiveAuthorization)
     recorded = {**(fps.recorded() if fps else {}), **(previous.fingerprints if previous else {})}
     applied: dict[str, Any] = {"provider": live.provider, "method": live.method, "label": live.label,

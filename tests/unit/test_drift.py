@@ -180,6 +180,19 @@ def test_a_job_renamed_outside_authctl_unless_it_was_imported_under_another_name
                              CONTEXT).has_drift  # an import records no state: only what is recorded is compared
 
 
+def test_an_imported_job_paused_or_moved_by_hand_is_drift() -> None:
+    """What import records of a job (reconciler/export/matching.py) is enough for the job checks."""
+    from reconciler.export.matching import imported_record
+
+    record = imported_record(JOB, "ja", live_job("J1", "ja", ("A1",)), WHEN)
+    records = {**RECORDS, (JOB, "ja"): record}
+    assert not compute_drift(records, snapshot(LIVE_AUTHS, LIVE_JOBS), CONTEXT).has_drift
+    paused = only(compute_drift(records, snapshot(LIVE_AUTHS, jobs_with("J1", status=JobStatus.PAUSED)), CONTEXT))
+    assert (paused.kind, paused.recorded) == (DriftKind.JOB_STATE_CHANGED, "running")
+    moved = only(compute_drift(records, snapshot(LIVE_AUTHS, jobs_with("J1", auth_ids=("B1",))), CONTEXT))
+    assert (moved.kind, moved.recorded, moved.live) == (DriftKind.JOB_REBOUND, ["A1"], ["B1"])
+
+
 def test_an_active_unmanaged_job_on_a_managed_authorization() -> None:
     manual = live_job("M1", "started in the UI", ("A1", "U1", "B1"))
     report = compute_drift(RECORDS, snapshot([*LIVE_AUTHS, live_auth("U1", "unmanaged")], [*LIVE_JOBS, manual]),
