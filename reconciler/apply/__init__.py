@@ -20,19 +20,22 @@ from dataclasses import dataclass
 from reconciler.apply.executor import Executor
 from reconciler.apply.hooks import ApplyHook, SilentHook
 from reconciler.apply.operations import ApplyContext, RetryPolicy
+from reconciler.apply.records_refresh import refreshed_records
 from reconciler.apply.recovery import recover
 from reconciler.apply.results import ApplyReport, ResultCode, StepResult
 from reconciler.apply.staleness import refuse_snapshot_plan, stale_reasons
+from reconciler.clock import utc_now
 from reconciler.errors import SecretError, StalePlanError
 from reconciler.live import Snapshot
 from reconciler.manifest.secrets import SecretValue
 from reconciler.plan import ActionKind, Plan
 from reconciler.session import Session
+from reconciler.state.records import ManagedIndex
 from reconciler.state.store import StateStore
 from reconciler.vocabulary import ObjectKind
 
 __all__ = ["ApplyHook", "ApplyOptions", "ApplyReport", "PreparedApply", "ResultCode", "StepResult", "execute",
-           "prepare"]
+           "prepare", "refresh_records"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,21 @@ def resolve_secrets(session: Session, plan: Plan) -> dict[str, dict[str, SecretV
     return values
 
 
+def refresh_records(prepared: PreparedApply, managed: ManagedIndex | None = None) -> int:
+    """Rewrite the stale records of objects the plan leaves alone; how many (state only, under the lock).
+
+    A label edited by hand and then matched in the manifest is a no-op for the platform, but
+    its record would keep the old label and drift would compare with that
+    (reconciler/apply/records_refresh.py). Called by every apply, a no-change one included.
+    """
+    state = prepared.session.state
+    assert isinstance(state, StateStore)
+    records = refreshed_records(prepared.plan, state.managed() if managed is None else managed,
+                                prepared.session.loaded.desired, prepared.snapshot, utc_now())
+    state.put_many(records)
+    return len(records)
+
+
 def execute(prepared: PreparedApply, options: ApplyOptions, hook: ApplyHook | None = None) -> ApplyReport:
     """Steps 5-6; always releases the lock."""
     session = prepared.session
@@ -124,6 +142,7 @@ def execute(prepared: PreparedApply, options: ApplyOptions, hook: ApplyHook | No
             plan=prepared.plan, retry=options.retry, ids=ids,
         )
         results = Executor(ctx, hook or SilentHook(), options.parallelism).run()
+        refresh_records(prepared, managed)
         changed = any(r.code is ResultCode.APPLIED for r in results)
         serial = state.bump_serial() if changed else None
         report = ApplyReport(prepared.apply_id, tuple(results), serial, tuple(prepared.recovered))

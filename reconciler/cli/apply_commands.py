@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from reconciler.apply import ApplyOptions, ApplyReport, execute, prepare
+from reconciler.apply import ApplyOptions, ApplyReport, execute, prepare, refresh_records
 from reconciler.apply.staleness import refuse_snapshot_plan
 from reconciler.backends import current_user
 from reconciler.cli import output
@@ -87,6 +87,7 @@ def apply(plan_file: Path | None, workspace: Workspace, fmt: str, report_file: P
                 output.print_diagnostics(output.stderr(), session.loaded.warnings, all_warnings=all_warnings)
                 output.print_lines(console, render_text(plan, all_warnings=all_warnings))
             if not plan.has_changes:
+                refresh_records(prepared)  # (state only: a record a hand edit made stale, see records_refresh.py)
                 prepared.release()
                 if saved is not None:
                     console.print("No changes. Live state matches the manifests.", markup=False)

@@ -270,15 +270,24 @@ class StateStore:
 
     def put(self, obj: ManagedObject) -> None:
         """Insert or replace one managed object."""
-        values = {"live_id": obj.live_id, "fingerprints": json.dumps(obj.fingerprints, sort_keys=True),
-                  "applied": json.dumps(obj.applied, sort_keys=True), "applied_at": as_utc(obj.applied_at)}
-        key = (_managed.c.namespace == self.namespace) & (_managed.c.kind == obj.kind) & (_managed.c.name == obj.name)
+        self.put_many([obj])
+
+    def put_many(self, objs: list[ManagedObject]) -> None:
+        """Insert or replace managed objects, in one transaction."""
+        if not objs:
+            return
         for attempt in range(3):
             try:
                 with self._db.write() as conn:
-                    if conn.execute(update(_managed).where(key).values(**values)).rowcount == 0:
-                        conn.execute(insert(_managed).values(namespace=self.namespace, kind=obj.kind, name=obj.name,
-                                                             **values))
+                    for obj in objs:
+                        values = {"live_id": obj.live_id, "fingerprints": json.dumps(obj.fingerprints, sort_keys=True),
+                                  "applied": json.dumps(obj.applied, sort_keys=True),
+                                  "applied_at": as_utc(obj.applied_at)}
+                        key = ((_managed.c.namespace == self.namespace) & (_managed.c.kind == obj.kind)
+                               & (_managed.c.name == obj.name))
+                        if conn.execute(update(_managed).where(key).values(**values)).rowcount == 0:
+                            conn.execute(insert(_managed).values(namespace=self.namespace, kind=obj.kind,
+                                                                 name=obj.name, **values))
                 return
             except IntegrityError:  # PostgreSQL: another writer inserted the same key first; update it
                 if attempt == 2:

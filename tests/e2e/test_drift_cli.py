@@ -129,6 +129,39 @@ def test_drift_made_outside_authctl_is_reported_in_every_format_and_changes_noth
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     code, data = _drift(run_cli, root)
     assert (code, data["drift"]) == (0, [])
+    # The apply rewrote the kept pause into ja's record (a no-op for the platform): nothing is left
+    # accepted, and resuming it by hand is drift again, where the stale record would have hidden it.
+    assert data["accepted"] == []
+    resumed = run_cli("platform", "jobs", "set-status", "ja", "running", cwd=root)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    code, data = _drift(run_cli, root)
+    assert (code, [(d["kind"], d["recorded"]) for d in data["drift"]]) == (2, [("job_state_changed", "paused")])
+
+
+def test_a_no_change_apply_records_a_kept_edit_so_editing_it_back_is_drift(make_workspace, run_cli) -> None:
+    """A label edited in the UI, then matched in the manifest: apply has nothing to change, yet records it."""
+    root = _applied_workspace(make_workspace, run_cli, "drift-kept")
+    alpha = read_world(root).managed_ids(AUTH)["alpha"]
+    platform = open_platform_of(root)
+    try:
+        platform.update_authorization(alpha, label="Alpha (renamed in the UI)")
+    finally:
+        platform.close()
+    (root / "main.yaml").write_text(_manifests().replace('"Alpha"', '"Alpha (renamed in the UI)"'), encoding="utf-8")
+    code, data = _drift(run_cli, root)
+    assert (code, [d["kind"] for d in data["accepted"]]) == (0, ["authorization_edited"])
+    applied = run_cli("apply", "--auto-approve", cwd=root, env=ENV)
+    assert applied.returncode == 0 and "No changes" in applied.stdout, applied.stdout + applied.stderr
+    code, data = _drift(run_cli, root)
+    assert (code, data["drift"], data["accepted"]) == (0, [], [])
+    platform = open_platform_of(root)
+    try:  # and back again, by hand: the stale record ("Alpha") would have called this no drift
+        platform.update_authorization(alpha, label="Alpha")
+    finally:
+        platform.close()
+    code, data = _drift(run_cli, root)
+    assert (code, [(d["kind"], d["recorded"], d["live"]) for d in data["drift"]]) == (
+        2, [("authorization_edited", "Alpha (renamed in the UI)", "Alpha")])
 
 
 def test_nothing_applied_yet_is_no_drift_and_leaves_no_state_behind(make_workspace, run_cli) -> None:
