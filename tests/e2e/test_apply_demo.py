@@ -43,3 +43,5 @@ def test_the_demo_runs_end_to_end(backend: str) -> None:
     assert login is not None, out
     assert "run `authctl reauth pinterest-ads` (same id: jobs keep working)" in out
     assert f"Re-authorized Authorization/pinterest-ads: same id {login.group(1)} " in out
+    after_reauth = out.split("Re-authorized Authorization/pinterest-ads", 1)[1]
+    assert re.search(r"pinterest-ads\s+pinterest/oauth\s+Healthy\b", after_reauth), after_reauth  # all scopes count
