@@ -26,6 +26,7 @@ The tree (``tests/unit/test_errors.py`` keeps this drawing true)::
     ├── DependencyNotReadyError     an apply step's authorization is not available (skipped)
     ├── StateError                  the state store cannot be used
     │   ├── LockHeldError           another process holds the apply lock
+    │   ├── LockLostError           the apply's lock ended under it (its PostgreSQL session was closed)
     │   ├── LineageMismatchError    state belongs to another workspace
     │   ├── RecoveryError           an interrupted apply left a step authctl cannot settle by proof
     │   └── SchemaVersionError      database written by a newer authctl
@@ -149,6 +150,10 @@ class LockHeldError(StateError):
         super().__init__(message, hint=hint or f"if that process is gone: authctl force-unlock {lock_id}")
         self.lock_id = lock_id
         self.holder = holder
+
+
+class LockLostError(StateError):
+    """The apply lock ended while the apply ran: another apply may run now, so no further change is made."""
 
 
 class LineageMismatchError(StateError):

@@ -25,7 +25,7 @@ from reconciler.apply.recovery import recover
 from reconciler.apply.results import ApplyReport, ResultCode, StepResult
 from reconciler.apply.staleness import refuse_snapshot_plan, stale_reasons
 from reconciler.clock import utc_now
-from reconciler.errors import SecretError, StalePlanError
+from reconciler.errors import LockLostError, SecretError, StalePlanError
 from reconciler.live import Snapshot
 from reconciler.manifest.secrets import SecretValue
 from reconciler.plan import ActionKind, Plan
@@ -121,6 +121,10 @@ def refresh_records(prepared: PreparedApply, managed: ManagedIndex | None = None
     """
     state = prepared.session.state
     assert isinstance(state, StateStore)
+    try:
+        state.check_lock(prepared.lock_id)
+    except LockLostError:  # another apply may hold it now: leave the records to the next apply
+        return 0
     records = refreshed_records(prepared.plan, state.managed() if managed is None else managed,
                                 prepared.session.loaded.desired, prepared.snapshot, utc_now())
     state.put_many(records)
@@ -139,7 +143,7 @@ def execute(prepared: PreparedApply, options: ApplyOptions, hook: ApplyHook | No
             apply_id=prepared.apply_id, backend=session.backend, state=state, desired=session.loaded.desired,
             catalog=session.catalog,
             fingerprints=session.fingerprints, secrets=prepared.secrets, snapshot=prepared.snapshot,
-            plan=prepared.plan, retry=options.retry, ids=ids,
+            plan=prepared.plan, retry=options.retry, ids=ids, lock_id=prepared.lock_id,
         )
         results = Executor(ctx, hook or SilentHook(), options.parallelism).run()
         refresh_records(prepared, managed)

@@ -73,6 +73,7 @@ class ApplyContext:
     plan: Plan
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     ids: dict[str, str] = field(default_factory=dict)  # authorization name -> live id (updated as we go)
+    lock_id: str | None = None  # the apply lock, checked before every change (see StateStore.check_lock)
     renames: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (live id, final label)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -124,6 +125,9 @@ class Operations:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def intent(self, address: str, operation: JournalOp, detail: dict[str, Any]) -> None:
+        """Journal what is about to be called, once sure the apply still holds its lock."""
+        if self.ctx.lock_id is not None:
+            self.ctx.state.check_lock(self.ctx.lock_id)
         self.ctx.state.record(self.ctx.apply_id, address, operation, JournalPhase.INTENT, detail)
         with self.ctx.lock:
             self._open[address] = operation

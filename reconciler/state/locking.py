@@ -34,7 +34,7 @@ from sqlalchemy import delete, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from reconciler.clock import as_utc, utc_now
-from reconciler.errors import LockHeldError, StateError
+from reconciler.errors import LockHeldError, LockLostError, StateError
 from reconciler.state.records import LockInfo, namespace_words
 from reconciler.state.schema import locks
 
@@ -111,6 +111,9 @@ class RowLock:
                                     holder=current.holder)
             time.sleep(_POLL_SECONDS)
 
+    def check_held(self, lock_id: str, name: str) -> None:
+        """Nothing to check: the record is the lock, and only force-unlock (a person's act) removes it."""
+
     def release(self, lock_id: str, name: str) -> None:
         with self._db.write() as conn:
             conn.execute(delete(locks).where(self._key(name) & (locks.c.lock_id == lock_id)))
@@ -142,6 +145,7 @@ class AdvisoryLock(RowLock):
         super().__init__(db, namespace)
         self._on_failure = on_failure
         self._sessions: dict[tuple[str, str], Connection] = {}  # (name, lock_id) -> the session holding it
+        self._checks: dict[tuple[str, str], threading.Lock] = {}  # one check at a time per session
         self._guard = threading.Lock()
         self._engine: Engine | None = None
 
@@ -219,9 +223,33 @@ class AdvisoryLock(RowLock):
                 return None
         return record
 
+    def check_held(self, lock_id: str, name: str) -> None:
+        """Raise LockLostError unless the session holding the lock is still connected.
+
+        The server releases an advisory lock when its session ends, which a network blip or
+        an administrator's ``pg_terminate_backend`` can do in the middle of an apply; from
+        then on another apply may take the lock. Apply calls this before every change (one
+        round trip on the lock session), so it stops instead of racing that apply.
+        """
+        with self._guard:
+            session = self._sessions.get((name, lock_id))
+            checker = self._checks.setdefault((name, lock_id), threading.Lock())
+        if session is None:
+            raise LockLostError(f"the apply lock {lock_id} is not held by this process")
+        with checker:  # one connection, several apply threads
+            try:
+                session.execute(text("SELECT 1"))
+            except DBAPIError:
+                raise LockLostError(
+                    f"the apply lock {lock_id} was lost: the PostgreSQL session holding it ended (a network "
+                    "failure, or the server or an administrator closed it); another apply may now hold it, so "
+                    "nothing more is changed",
+                    hint="run the apply again: it finishes what this one started (the journal records it)") from None
+
     def release(self, lock_id: str, name: str) -> None:
         with self._guard:
             session = self._sessions.pop((name, lock_id), None)
+            self._checks.pop((name, lock_id), None)
         try:
             super().release(lock_id, name)
         finally:

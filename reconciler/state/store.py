@@ -330,6 +330,10 @@ class StateStore:
         """
         return self._lock.acquire(operation, holder=holder, timeout=timeout, name=name)
 
+    def check_lock(self, lock_id: str, name: str = "apply") -> None:
+        """Raise LockLostError if this process no longer holds the lock (PostgreSQL: its session ended)."""
+        self._lock.check_held(lock_id, name)
+
     def release_lock(self, lock_id: str, name: str = "apply") -> None:
         self._lock.release(lock_id, name)
 

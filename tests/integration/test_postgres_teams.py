@@ -42,7 +42,8 @@ from apply_support import (
 )
 from sqlalchemy import create_engine, text
 
-from reconciler.errors import LockHeldError, StateError
+from reconciler.errors import LockHeldError, LockLostError, StateError
+from reconciler.state.locking import _holder_backend, advisory_key
 from reconciler.state.store import StateStore
 
 N = 30  # 60 objects: an apply that is still running when the test stops or kills it
@@ -66,6 +67,16 @@ def _sql(url: str, statement: str, **params: object) -> list[tuple[object, ...]]
         with engine.begin() as conn:
             result = conn.execute(text(statement), params)
             return [tuple(row) for row in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+def _lock_backend(url: str, key: int) -> int | None:
+    """The server process of the session holding advisory lock ``key``."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return _holder_backend(conn, key)
     finally:
         engine.dispose()
 
@@ -121,6 +132,37 @@ def test_a_held_lock_names_its_holder_and_cannot_be_forced_while_it_lives(
     assert "still connected to the PostgreSQL server (server process " in str(refused.value)
     assert "pg_terminate_backend(" in refused.value.hint
     assert store.current_lock().lock_id == lock_id  # type: ignore[union-attr]
+
+
+def test_a_lock_whose_session_ends_mid_apply_is_lost_and_checked_before_each_change(store: StateStore,
+                                                                                    pg_url: str) -> None:
+    """apply checks the lock before every change (Operations.intent); a closed session is LockLostError."""
+    info = store.acquire_lock("apply", holder="me")
+    store.check_lock(info.lock_id)  # held: nothing raised
+    backend = _lock_backend(pg_url, advisory_key("apply", store.namespace))
+    assert backend is not None
+    _sql(pg_url, "SELECT pg_terminate_backend(:pid)", pid=backend)  # what a network failure does to it
+    with pytest.raises(LockLostError) as lost:
+        store.check_lock(info.lock_id)
+    assert "was lost: the PostgreSQL session holding it ended" in str(lost.value)
+    assert "run the apply again" in lost.value.hint
+    assert store.current_lock() is None  # free for another apply, which is why nothing more may change
+    other = StateStore.open(pg_url, workspace="team")
+    try:
+        taken = other.acquire_lock("apply", holder="the next apply")
+        other.release_lock(taken.lock_id)
+    finally:
+        other.close()
+
+
+def test_a_sqlite_lock_check_is_free(tmp_path: Path) -> None:
+    sqlite = StateStore.open(f"sqlite:///{tmp_path / 'state.db'}", workspace="team")
+    try:
+        info = sqlite.acquire_lock("apply", holder="me")
+        sqlite.check_lock(info.lock_id)  # the record is the lock: nothing to lose
+        sqlite.release_lock(info.lock_id)
+    finally:
+        sqlite.close()
 
 
 def test_a_waiting_apply_gets_the_lock_when_the_holder_lets_go(
@@ -236,6 +278,29 @@ def test_two_applies_from_two_checkouts_one_fails_naming_the_holder_one_waits(
     _assert_applied_once(alice)
     for root in (alice, ci):
         assert run_cli("plan", "--detailed-exitcode", cwd=root, env=env).returncode == 0
+
+
+def test_an_apply_whose_lock_session_is_closed_stops_changing_and_the_next_apply_finishes(
+        tmp_path: Path, pg_url: str, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """A network failure (here pg_terminate_backend) ends the lock's session mid-apply: no change after it."""
+
+    alice, _ci, env = _team(tmp_path, pg_url)
+    first = start_cli("apply", "--auto-approve", cwd=alice, env=env, tag="alice")
+    try:
+        _eventually(lambda: _lock_pid(pg_url) == first.pid or first.proc.poll() is not None, "alice's apply locking")
+        freeze(first, tmp_path / "shared")
+        backend = _lock_backend(pg_url, advisory_key("apply", ""))
+        assert backend is not None
+        assert _sql(pg_url, "SELECT pg_terminate_backend(:pid)", pid=backend) == [(True,)]
+    finally:
+        thaw(first)
+    code = first.wait()
+    assert code == 1, first.output()
+    assert "was lost: the PostgreSQL session holding it ended" in first.output(), first.output()
+    assert len(_created(first.stdout())) < 2 * N, "the apply went on changing the platform without its lock"
+    again = run_cli("apply", "--auto-approve", cwd=alice, env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    _assert_applied_once(alice)
 
 
 def test_an_apply_killed_mid_way_does_not_lock_the_team_out(tmp_path: Path, pg_url: str, run_cli) -> None:  # type: ignore[no-untyped-def]
