@@ -7,20 +7,18 @@ sends its results back pickled through a pipe while this process maps the first 
 The results are the same either way, in the same order: only the time differs. A child
 that fails (killed, out of memory) is not an error: its half is mapped here.
 
-As in the manifest loader (reconciler/manifest/loader.py), the child never returns into the
-caller's code: it ends with ``os._exit``, so it runs no cleanup, flushes no inherited
-buffer and touches no inherited connection.
+The child is a :class:`reconciler.forked_child.ForkedChild`, as the manifest loader's is.
 """
 
 from __future__ import annotations
 
 import os
-import pickle
-import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from typing import TypeVar
+
+from reconciler.forked_child import ForkedChild
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -44,34 +42,13 @@ def map_shared(function: Callable[[T], R], items: Sequence[T], weights: Sequence
         if kept * 2 >= total:
             split = max(1, min(index + 1, len(items) - 1))
             break
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child
-        status = 1
-        try:
-            os.close(read_fd)
-            payload = pickle.dumps([function(item) for item in items[split:]], pickle.HIGHEST_PROTOCOL)
-            with open(write_fd, "wb") as pipe:
-                pipe.write(payload)
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write_fd)
-    with open(read_fd, "rb") as pipe:
-        try:
-            mine = [function(item) for item in items[:split]]
-            payload = pipe.read()
-        except BaseException:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            raise
-    _, status = os.waitpid(pid, 0)
-    theirs: list[R] | None = None
-    if status == 0:
-        try:
-            theirs = pickle.loads(payload)  # noqa: S301 - our own child's
-        except Exception:  # noqa: BLE001 - a broken answer: map that half here
-            theirs = None
+    child = ForkedChild(lambda: [function(item) for item in items[split:]])
+    try:
+        mine = [function(item) for item in items[:split]]
+    except BaseException:
+        child.stop()
+        raise
+    theirs = child.result()
     if theirs is None or len(theirs) != len(items) - split:
         theirs = [function(item) for item in items[split:]]
     return mine + theirs

@@ -20,11 +20,8 @@ read here.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import os
-import pickle
-import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -37,6 +34,7 @@ import yaml
 
 from reconciler.errors import Diagnostic, DiagnosticSink, Where
 from reconciler.file_reads import FileRefused, describe_size, limit_text, read_regular_file
+from reconciler.forked_child import ForkedChild
 from reconciler.manifest.redact import redact
 from reconciler.manifest.templating import jinja_environment, render
 from reconciler.yaml_with_lines import NESTED_TOO_DEEPLY, SourceMap, load_documents, nesting_line, yaml_error_line
@@ -226,51 +224,16 @@ def _split_point(files: list[tuple[Path, str]]) -> int:
     return len(files) - 1
 
 
-class _Worker:
-    """A forked child that loads ``files`` and writes the pickled results to a pipe.
-
-    The child never returns into the caller's code: it ends with ``os._exit``, so it runs
-    no cleanup, flushes no inherited buffers and touches no inherited connection.
-    """
+class _Worker(ForkedChild[list["_FileResult"]]):
+    """A forked child that loads ``files`` (see reconciler/forked_child.py)."""
 
     def __init__(self, files: list[tuple[Path, str]], variables: dict[str, Any],
                  secret_names: frozenset[str] = frozenset()) -> None:
-        read_fd, write_fd = os.pipe()
-        self.pid = os.fork()
-        if self.pid == 0:  # the child
-            status = 1
-            try:
-                os.close(read_fd)
-                gc.disable()  # it exits right after; see manifest._cyclic_gc_paused
-                payload = pickle.dumps(list(_load_files(files, variables, secret_names)), pickle.HIGHEST_PROTOCOL)
-                with open(write_fd, "wb") as pipe:
-                    pipe.write(payload)
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(write_fd)
-        self._pipe = open(read_fd, "rb")  # noqa: SIM115 - closed in stop()
+        super().__init__(lambda: list(_load_files(files, variables, secret_names)))
 
     def results(self) -> list[_FileResult] | None:
         """The child's results, or None if it failed (the caller then loads the files itself)."""
-        try:
-            payload = self._pipe.read()
-            _, status = os.waitpid(self.pid, 0)
-            self.pid = 0
-            return pickle.loads(payload) if status == 0 else None  # noqa: S301 - our own child
-        except Exception:  # noqa: BLE001 - any failure here just means "load them here"
-            return None
-
-    def stop(self) -> None:
-        """Close the pipe; kill and reap the child if it is still there (early exit)."""
-        self._pipe.close()
-        if self.pid:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-                os.waitpid(self.pid, 0)
-            except OSError:
-                pass
-            self.pid = 0
+        return self.result()
 
 
 def _read_text(path: Path, display: str, sink: DiagnosticSink) -> str | None:
