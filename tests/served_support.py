@@ -22,10 +22,11 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx2
 
@@ -39,26 +40,21 @@ STOP_TIMEOUT = 15.0
 
 
 @dataclass
-class Served:
-    """A running (or finished) ``authctl platform serve``."""
+class CliServer:
+    """A running (or finished) authctl server command (``platform serve``, ``ui``) started by :func:`cli_server`."""
 
     url: str
-    token: str = field(repr=False)
     process: subprocess.Popen[bytes] | cli_forkserver.ForkedProcess
     stdout_path: Path
     stderr_path: Path
-    _final: tuple[str, str] | None = None
+    what: str = "authctl"  # for messages: "authctl platform serve", "authctl ui"
+    _final: tuple[str, str] | None = field(default=None, repr=False)
 
     def output(self) -> tuple[str, str]:
         """``(stdout, stderr)`` so far; after the block, everything the server wrote."""
         if self._final is not None:
             return self._final
         return _read(self.stdout_path), _read(self.stderr_path)
-
-    def client(self, *, token: str | None = None, timeout: float = 10.0) -> httpx2.Client:
-        """An httpx2 client on the server with ``Authorization: <token>`` (this server's unless given)."""
-        return httpx2.Client(base_url=self.url, headers={"Authorization": self.token if token is None else token},
-                             timeout=timeout)
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         """Signal the server and wait for it; its exit code (kills the group and fails if it hangs)."""
@@ -68,8 +64,23 @@ class Served:
                 self.process.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
                 _kill_group(self.process)
-                raise AssertionError(f"authctl platform serve did not stop within {STOP_TIMEOUT}s of {sig!r}")
+                raise AssertionError(f"{self.what} did not stop within {STOP_TIMEOUT}s of {sig!r}")
         return self.process.returncode
+
+
+@dataclass
+class Served(CliServer):
+    """A running (or finished) ``authctl platform serve``."""
+
+    token: str = field(default="", repr=False)
+
+    def client(self, *, token: str | None = None, timeout: float = 10.0) -> httpx2.Client:
+        """An httpx2 client on the server with ``Authorization: <token>`` (this server's unless given)."""
+        return httpx2.Client(base_url=self.url, headers={"Authorization": self.token if token is None else token},
+                             timeout=timeout)
+
+
+S = TypeVar("S", bound=CliServer)
 
 
 def _read(path: Path) -> str:
@@ -87,6 +98,54 @@ def _kill_group(process: subprocess.Popen[bytes] | cli_forkserver.ForkedProcess)
     process.wait()
 
 
+@contextmanager
+def cli_server(args: Sequence[str], *, environ: Mapping[str, str], url_line: re.Pattern[str],
+               make: Callable[..., S], start_timeout: float = START_TIMEOUT) -> Iterator[S]:
+    """``authctl ARGS`` in its own session until the block ends; yields ``make(...)`` once it printed its URL.
+
+    The URL is group 1 of ``url_line`` in its stdout. Leaving the block sends SIGTERM and
+    asserts exit 0 unless the block raised; one that does not stop in time is killed with
+    its process group and the test fails.
+    """
+    with tempfile.TemporaryDirectory(prefix="authctl-server-") as logs:
+        stdout_path, stderr_path = Path(logs) / "stdout.txt", Path(logs) / "stderr.txt"
+        with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
+            process = cli_forkserver.start(args, cwd=None, environ=environ, stdout=out.fileno(),
+                                           stderr=err.fileno())
+        server = make(url="", process=process, stdout_path=stdout_path, stderr_path=stderr_path)
+        try:
+            server.url = _wait_for_url(server, url_line, start_timeout)
+        except BaseException:
+            _kill_group(process)
+            raise
+        failed = False
+        try:
+            yield server
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            try:
+                code = server.stop()
+            finally:
+                server._final = (_read(stdout_path), _read(stderr_path))
+            if not failed:
+                assert code == 0, f"{server.what} exited {code}:\n{server._final[1]}"
+
+
+def _wait_for_url(server: CliServer, url_line: re.Pattern[str], timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = url_line.search(_read(server.stdout_path))
+        if found:
+            return found.group(1)
+        if server.process.poll() is not None:
+            out, err = server.output()
+            raise AssertionError(f"{server.what} exited {server.process.returncode} before listening:\n{out}{err}")
+        time.sleep(0.02)
+    raise AssertionError(f"{server.what} printed no URL within {timeout}s:\n{''.join(server.output())}")
+
+
 def server_env(token: str | None, extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
     """The environment the server runs with: ours, the token in LYTICS_API_TOKEN, no key from the developer."""
     return cli_env({"LYTICS_API_TOKEN": token, **(extra or {})})  # None removes a variable
@@ -96,42 +155,8 @@ def server_env(token: str | None, extra: Mapping[str, str | None] | None = None)
 def serve_platform(workspace_root: Path, *, token: str, extra_args: Sequence[str] = (),
                    env: Mapping[str, str | None] | None = None) -> Iterator[Served]:
     """Start the server for ``workspace_root``, yield it once it listens, stop it with SIGTERM (exit 0 asserted)."""
-    with tempfile.TemporaryDirectory(prefix="authctl-serve-") as logs:
-        stdout_path, stderr_path = Path(logs) / "stdout.txt", Path(logs) / "stderr.txt"
-        with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
-            process = cli_forkserver.start(
-                ["platform", "serve", "-w", str(workspace_root), "--port", "0", *extra_args], cwd=None,
-                environ=server_env(token, env), stdout=out.fileno(), stderr=err.fileno())
-        served = Served("", token, process, stdout_path, stderr_path)
-        try:
-            served.url = _wait_for_url(served)
-        except BaseException:
-            _kill_group(process)
-            raise
-        failed = False
-        try:
-            yield served
-        except BaseException:
-            failed = True
-            raise
-        finally:
-            try:
-                code = served.stop()
-            finally:
-                served._final = (_read(stdout_path), _read(stderr_path))
-            if not failed:
-                assert code == 0, f"authctl platform serve exited {code}:\n{served._final[1]}"
+    with cli_server(["platform", "serve", "-w", str(workspace_root), "--port", "0", *extra_args],
+                    environ=server_env(token, env), url_line=LISTENING,
+                    make=lambda **kw: Served(**kw, what="authctl platform serve", token=token)) as served:
+        yield served
 
-
-def _wait_for_url(served: Served) -> str:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        found = LISTENING.search(_read(served.stdout_path))
-        if found:
-            return found.group(1)
-        if served.process.poll() is not None:
-            out, err = served.output()
-            raise AssertionError(f"authctl platform serve exited {served.process.returncode} before listening:\n"
-                                 f"{out}{err}")
-        time.sleep(0.02)
-    raise AssertionError(f"authctl platform serve printed no URL within {START_TIMEOUT}s:\n{''.join(served.output())}")

@@ -32,7 +32,7 @@ Every credential is the canary :data:`CANARY` (tokens of alpha, beta, hostile, h
 doomed; the OAuth grant's access and refresh tokens): no response may ever contain it.
 
 ``start_ui`` runs ``python -m reconciler ui -w ROOT --port 0`` as a real subprocess (in its
-own session), waits for its one line ``authctl ui: open http://127.0.0.1:PORT/?token=...``,
+own session; ``served_support.cli_server``), waits for its one line ``authctl ui: open http://127.0.0.1:PORT/?token=...``,
 and on leaving sends SIGTERM and asserts a clean exit (code 0) unless the block raised.
 ``UiServer.client()`` does what a browser does on the first visit (the token URL, then the
 cookie it gets); ``UiServer.anonymous()`` is a client without the cookie.
@@ -49,15 +49,10 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
-import sys
-import tempfile
-import time
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -68,6 +63,8 @@ import yaml
 
 import apply_support
 from apply_support import PINTEREST_CAPI_CONFIG, cli_env, documents, job_doc, settings
+from cli_runner import run_cli
+from served_support import CliServer, cli_server
 
 if TYPE_CHECKING:
     from starlette.testclient import TestClient
@@ -86,7 +83,6 @@ TOKEN_ENVS = {"alpha": "UI_ALPHA_TOKEN", "beta": "UI_BETA_TOKEN", "hostile": "UI
               "hostile2": "UI_HOSTILE2_TOKEN", "doomed": "UI_DOOMED_TOKEN"}
 OPEN_LINE = re.compile(r"^authctl ui: open (http://\S+)$", re.MULTILINE)
 START_TIMEOUT = 60.0
-STOP_TIMEOUT = 15.0
 
 
 def _yaml_string(text: str) -> str:
@@ -146,8 +142,7 @@ class Seeded:
 
 
 def _cli(root: Path, *args: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "reconciler", *args, "-w", str(root)], cwd=root,
-                            env=cli_env(secret_env()), capture_output=True, text=True, timeout=120, check=False)
+    result = run_cli(*args, "-w", root, cwd=root, env={**secret_env(), "AUTHCTL_PLATFORM_KEY": None}, timeout=120)
     assert result.returncode == 0, (args, result.returncode, result.stdout + result.stderr)
     return result.stdout
 
@@ -190,14 +185,8 @@ def seed_workspace(root: Path, *, name: str = "ui-tests") -> Seeded:
 
 # -- the running server ------------------------------------------------------------------------------------------
 @dataclass
-class UiServer:
-    """A running (or finished) ``authctl ui``."""
-
-    url: str  # as printed: http://127.0.0.1:PORT/?token=...
-    process: subprocess.Popen[bytes]
-    stdout_path: Path
-    stderr_path: Path
-    _final: tuple[str, str] | None = field(default=None, repr=False)
+class UiServer(CliServer):
+    """A running (or finished) ``authctl ui`` (output, stop: served_support.CliServer)."""
 
     @property
     def base_url(self) -> str:
@@ -212,11 +201,6 @@ class UiServer:
     def token(self) -> str:
         return dict(p.split("=", 1) for p in urlsplit(self.url).query.split("&"))["token"]
 
-    def output(self) -> tuple[str, str]:
-        if self._final is not None:
-            return self._final
-        return _read(self.stdout_path), _read(self.stderr_path)
-
     def anonymous(self, timeout: float = 30.0) -> httpx2.Client:
         """A client with no cookie (and no redirects followed)."""
         return httpx2.Client(base_url=self.base_url, timeout=timeout, follow_redirects=False)
@@ -229,31 +213,6 @@ class UiServer:
         assert client.cookies, "the token URL set no cookie"
         return client
 
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                _kill_group(self.process)
-                raise AssertionError(f"authctl ui did not stop within {STOP_TIMEOUT}s of {sig!r}")
-        return self.process.returncode
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return ""
-
-
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.wait()
-
 
 @contextmanager
 def start_ui(root: Path, *, extra_args: Sequence[str] = (), env: Mapping[str, str | None] | None = None
@@ -263,45 +222,10 @@ def start_ui(root: Path, *, extra_args: Sequence[str] = (), env: Mapping[str, st
     The environment is the tests' (``apply_support.cli_env``: no colour, no platform key from
     the developer) plus the canary secrets (the plan page compares credentials) plus ``env``.
     """
-    with tempfile.TemporaryDirectory(prefix="authctl-ui-") as logs:
-        stdout_path, stderr_path = Path(logs) / "stdout.txt", Path(logs) / "stderr.txt"
-        with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "reconciler", "ui", "-w", str(root), "--port", "0", *extra_args],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=cli_env({**secret_env(), **(env or {})}),
-                start_new_session=True)
-        server = UiServer("", process, stdout_path, stderr_path)
-        try:
-            server.url = _wait_for_url(server)
-        except BaseException:
-            _kill_group(process)
-            raise
-        failed = False
-        try:
-            yield server
-        except BaseException:
-            failed = True
-            raise
-        finally:
-            try:
-                code = server.stop()
-            finally:
-                server._final = (_read(stdout_path), _read(stderr_path))
-            if not failed:
-                assert code == 0, f"authctl ui exited {code}:\n{server._final[1]}"
-
-
-def _wait_for_url(server: UiServer) -> str:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        found = OPEN_LINE.search(_read(server.stdout_path))
-        if found:
-            return found.group(1)
-        if server.process.poll() is not None:
-            out, err = server.output()
-            raise AssertionError(f"authctl ui exited {server.process.returncode} before listening:\n{out}{err}")
-        time.sleep(0.02)
-    raise AssertionError(f"authctl ui printed no URL within {START_TIMEOUT}s:\n{''.join(server.output())}")
+    with cli_server(["ui", "-w", str(root), "--port", "0", *extra_args],
+                    environ=cli_env({**secret_env(), **(env or {})}), url_line=OPEN_LINE,
+                    make=lambda **kw: UiServer(**kw, what="authctl ui"), start_timeout=START_TIMEOUT) as server:
+        yield server
 
 
 @dataclass
