@@ -4,7 +4,7 @@ Rendered from the JSON form with the wording of render/drift_words.py. Every val
 the platform or the state store lands in a code span (``markdown_code``: shortened,
 flattened, fenced with more backticks than it holds), so a label cannot add headings,
 links, HTML or @mentions; the words around them are authctl's own. Capped at the plan
-comment's size (render/plan_markdown.MAX_CHARS), with a note saying how many are not shown.
+comment's size (render/markdown_fit.py), with a note saying how many are not shown.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from reconciler.drift import DriftReport
 from reconciler.render.drift_json import drift_to_dict
 from reconciler.render.drift_words import NOUNS, SYMBOLS, accepted_line, details, head, hint, plain_value
 from reconciler.render.escape import markdown_code, markdown_text
+from reconciler.render.markdown_fit import MAX_CHARS, fit_blocks, size_of
 
-MAX_CHARS = 60_000  # as a plan comment: GitHub refuses comments over 65,536 characters
 TITLE = "### authctl drift"
 
 
@@ -45,17 +45,7 @@ def render_drift_markdown(report: DriftReport) -> str:
     accepted = accepted_line(data)
     if accepted:
         footer = [f"_{markdown_text(accepted, limit=None)}_", "", *footer]
-    size = sum(len(line) + 1 for line in out + footer)
-    for index, entry in enumerate(data["drift"]):
-        block = _entry_block(entry)
-        block_size = sum(len(line) + 1 for line in block)
-        left = len(data["drift"]) - index
-        note = ["", f"_… {left:,} more not shown: the comment is limited to {MAX_CHARS:,} characters. "
-                    "Run `authctl plan --refresh-only` for all of them._"]
-        room = 0 if left == 1 else sum(len(line) + 1 for line in note)
-        if size + block_size + room > MAX_CHARS:
-            out += note
-            break
-        out += block
-        size += block_size
+    out += fit_blocks(map(_entry_block, data["drift"]), len(data["drift"]), size_of(out + footer), lambda left: [
+        "", f"_… {left:,} more not shown: the comment is limited to {MAX_CHARS:,} characters. "
+            "Run `authctl plan --refresh-only` for all of them._"])
     return "\n".join([*out, "", *footer])

@@ -26,10 +26,10 @@ from reconciler.render.escape import (
     shorten,
     terminal_text,
 )
+from reconciler.render.markdown_fit import MAX_CHARS, fit_blocks, size_of
 from reconciler.render.plan_text import change_line, show_value, snapshot_sentence
 from reconciler.render.plan_warnings import unmanaged_count_line, unmanaged_line, unmanaged_listed, warning_lines
 
-MAX_CHARS = 60_000
 TITLE = "### authctl plan"
 UNMANAGED_SHOWN = 50  # unmanaged objects listed in a comment (the rest are counted)
 
@@ -115,20 +115,9 @@ def render_markdown(plan: Plan, *, all_warnings: bool = False, show_unmanaged: b
     footer = [f"<sub>{markdown_text(count) + ' · ' if count else ''}environment "
               f"{markdown_code(data['context']['environment'] or 'default')} · manifests "
               f"{markdown_code(data['context']['manifest_digest'][:12])}{source}</sub>", ""]
-    size = sum(len(line) + 1 for line in out + [""] + footer)
-    for index, action in enumerate(data["actions"]):
-        block = _action_block(action)
-        block_size = sum(len(line) + 1 for line in block)
-        left = len(data["actions"]) - index
-        note = ["", f"_… {left} more actions not shown: the comment is limited to {MAX_CHARS:,} characters. "
-                    "Run `authctl plan` for the full plan._", ""]
-        # Room is kept for the note, so a truncated comment stays within MAX_CHARS too.
-        room = 0 if left == 1 else sum(len(line) + 1 for line in note)
-        if size + block_size + room > MAX_CHARS:
-            out += note
-            break
-        out += block
-        size += block_size
+    out += fit_blocks(map(_action_block, data["actions"]), len(data["actions"]), size_of(out + [""] + footer),
+                      lambda left: ["", f"_… {left} more actions not shown: the comment is limited to {MAX_CHARS:,} "
+                                        "characters. Run `authctl plan` for the full plan._", ""])
     return "\n".join(out + [""] + footer)
 
 
