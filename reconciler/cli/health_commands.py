@@ -16,6 +16,8 @@ refresh failed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import click
@@ -40,6 +42,21 @@ def _worker(backend: Backend) -> CredentialWorker:
     if not isinstance(backend, CredentialWorker):
         raise UsageError(f"the {backend.name} backend cannot check credentials at their providers")
     return backend
+
+
+@contextmanager
+def _chosen_credentials(workspace: Workspace, names: tuple[str, ...], every: bool
+                        ) -> Iterator[tuple[CredentialWorker, list[LiveAuthorization], ManagedIndex, Catalog]]:
+    """health's and refresh's start: the backend's credential worker (written to: results are recorded) and
+    the authorizations NAMEs or --all choose; the backend is closed when the block ends."""
+    catalog = workspace_catalog(workspace)
+    managed = managed_objects(workspace)
+    backend = open_backend(workspace, catalog, Access.WRITE)
+    try:
+        worker = _worker(backend)
+        yield worker, _chosen(backend.snapshot(), managed, names, every), managed, catalog
+    finally:
+        backend.close()
 
 
 def _chosen(snapshot: Snapshot, managed: ManagedIndex, names: tuple[str, ...], every: bool) -> list[LiveAuthorization]:
@@ -80,16 +97,8 @@ def health(names: tuple[str, ...], every: bool, fail_on: str | None, concurrency
     manages. Expiring OAuth tokens are refreshed first. Results are recorded on the platform
     (`status`, `show` and `plan` show them). Exit 0, or 1 with --fail-on when it applies.
     """
-    catalog = workspace_catalog(workspace)
-    managed = managed_objects(workspace)
-    backend = open_backend(workspace, catalog, Access.WRITE)
-    try:
-        worker = _worker(backend)
-        snapshot = backend.snapshot()
-        chosen = _chosen(snapshot, managed, names, every)
+    with _chosen_credentials(workspace, names, every) as (worker, chosen, managed, _catalog):
         reports = {r.auth_id: r for r in worker.check_health([a.id for a in chosen], concurrency)} if chosen else {}
-    finally:
-        backend.close()
     names_by_id = managed_names(managed, ObjectKind.AUTHORIZATION)
     rows = [HealthRow(a.id, names_by_id.get(a.id), a.label, a.provider, a.method, r.status, r.reason, r.checked_at,
                       r.scopes_missing, r.refreshed)
@@ -126,19 +135,11 @@ def refresh(names: tuple[str, ...], every: bool, if_expiring: bool, wide: bool, 
     workspace manages. A refresh token the provider refuses makes the authorization
     unhealthy (`authctl plan` then shows a reauthorize). Exit 1 when a refresh failed.
     """
-    catalog = workspace_catalog(workspace)
-    managed = managed_objects(workspace)
-    backend = open_backend(workspace, catalog, Access.WRITE)
-    try:
-        worker = _worker(backend)
-        snapshot = backend.snapshot()
-        chosen = _chosen(snapshot, managed, names, every)
+    with _chosen_credentials(workspace, names, every) as (worker, chosen, managed, catalog):
         if not names:
             chosen = [a for a in chosen if _oauth2(catalog, a)]
         ids = [a.id for a in chosen]
         reports = {r.auth_id: r for r in worker.refresh_tokens(ids, force=not if_expiring)} if ids else {}
-    finally:
-        backend.close()
     names_by_id = managed_names(managed, ObjectKind.AUTHORIZATION)
     rows = [RefreshRow(a.id, names_by_id.get(a.id), a.label, r.outcome, r.reason, r.token_expires_at, r.rotated)
             for a in chosen if (r := reports.get(a.id)) is not None]
